@@ -1,0 +1,209 @@
+"""Response-only masking for Qwen chat conversations.
+
+`encode_messages` renders a conversation with the model's *own* chat template (the one vLLM serves with,
+so training and serving see the same ids) and marks as trained exactly the content of each assistant turn
+plus its `<|im_end|>`; everything else (system, user, the `<|im_start|>assistant\\n` header, the newline after
+`<|im_end|>`) gets label -100. An assistant message with `"loss": False` is masked too (AgentInstruct style).
+
+    from agentbench_tuning.chat import encode_messages, show_mask
+    enc = encode_messages(messages, tokenizer)
+    print(show_mask(enc, tokenizer))
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+IGNORE_INDEX = -100
+END_OF_TURN = "<|im_end|>"
+
+
+@dataclass(frozen=True)
+class Encoded:
+    input_ids: list[int]
+    labels: list[int]
+    # Token-index spans [start, end) of each trained assistant turn, in order.
+    trained_spans: tuple[tuple[int, int], ...] = field(default=())
+
+    def __len__(self) -> int:
+        return len(self.input_ids)
+
+    @property
+    def num_trained(self) -> int:
+        return sum(label != IGNORE_INDEX for label in self.labels)
+
+
+def _template_view(message: dict) -> dict:
+    """The message as the chat template should see it: our bookkeeping keys removed."""
+    return {k: v for k, v in message.items() if k not in ("loss", "weight")}
+
+
+def is_trained(message: dict) -> bool:
+    return message["role"] == "assistant" and message.get("loss", True) is not False
+
+
+def _assistant_char_spans(messages: Sequence[dict], tokenizer, text: str, tools) -> list[tuple[int, int]]:
+    """Character spans of `content + <|im_end|>` of each trained assistant turn in the rendered `text`.
+
+    The prefix before assistant turn i is the rendering of messages[:i] with the generation prompt: both
+    Qwen templates render an assistant turn as exactly that prompt followed by the content. We check this
+    instead of assuming it, so an unexpected template fails loudly rather than mis-masking.
+    """
+    spans = []
+    for i, message in enumerate(messages):
+        if not is_trained(message):
+            continue
+        prefix = tokenizer.apply_chat_template(
+            [_template_view(m) for m in messages[:i]], tools=tools, tokenize=False, add_generation_prompt=True
+        )
+        content = message.get("content") or ""
+        start, end = len(prefix), len(prefix) + len(content) + len(END_OF_TURN)
+        if not text.startswith(prefix) or text[start:end] != content + END_OF_TURN:
+            raise ValueError(
+                f"message {i}: the chat template does not render this assistant turn as "
+                f"'<generation prompt>{{content}}{END_OF_TURN}' (tool calls or a thinking template?); "
+                "response-only masking needs that form"
+            )
+        spans.append((start, end))
+    return spans
+
+
+def encode_messages(messages: Sequence[dict], tokenizer, tools: list[dict] | None = None) -> Encoded:
+    """Token ids as the model's chat template renders them, labels only on trained assistant turns.
+
+    A token counts as trained when its characters overlap a trained span; the only tokens that can straddle
+    a span edge are newline runs at the start of a content that itself begins with a newline.
+    """
+    if not messages:
+        raise ValueError("empty conversation")
+    view = [_template_view(m) for m in messages]
+    text = tokenizer.apply_chat_template(view, tools=tools, tokenize=False)
+    char_spans = _assistant_char_spans(messages, tokenizer, text, tools)
+    enc = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
+    input_ids, offsets = enc["input_ids"], enc["offset_mapping"]
+    labels = [IGNORE_INDEX] * len(input_ids)
+    token_spans = []
+    cursor = 0
+    for start, end in char_spans:
+        first = None
+        while cursor < len(offsets) and offsets[cursor][0] < end:
+            tok_start, tok_end = offsets[cursor]
+            if tok_end > start:
+                labels[cursor] = input_ids[cursor]
+                first = cursor if first is None else first
+            cursor += 1
+        token_spans.append((first if first is not None else cursor, cursor))
+    return Encoded(input_ids=list(input_ids), labels=labels, trained_spans=tuple(token_spans))
+
+
+# ----------------------------------------------------------------------------------------- viewing
+
+
+def _segments(encoded: Encoded, tokenizer) -> list[tuple[str, bool]]:
+    """Consecutive runs of (decoded text, trained?)."""
+    runs: list[tuple[list[int], bool]] = []
+    for token_id, label in zip(encoded.input_ids, encoded.labels):
+        trained = label != IGNORE_INDEX
+        if runs and runs[-1][1] == trained:
+            runs[-1][0].append(token_id)
+        else:
+            runs.append(([token_id], trained))
+    return [(tokenizer.decode(ids, skip_special_tokens=False), trained) for ids, trained in runs]
+
+
+def show_mask(encoded: Encoded, tokenizer, fmt: str = "ansi") -> str:
+    """Render the conversation with trained tokens highlighted.
+
+    fmt="ansi": green = trained, dim = masked (for a terminal); fmt="html": for notebooks;
+    fmt="plain": trained runs wrapped in [[ ]] (for logs and tests).
+    """
+    parts = []
+    for text, trained in _segments(encoded, tokenizer):
+        if fmt == "ansi":
+            parts.append(f"\x1b[1;32m{text}\x1b[0m" if trained else f"\x1b[2m{text}\x1b[0m")
+        elif fmt == "html":
+            style = "background:#c8f7c5;color:#000" if trained else "color:#888"
+            parts.append(f'<span style="{style}">{html.escape(text)}</span>')
+        elif fmt == "plain":
+            parts.append(f"[[{text}]]" if trained else text)
+        else:
+            raise ValueError(f"fmt must be ansi, html or plain, not {fmt!r}")
+    body = "".join(parts)
+    if fmt == "html":
+        return f'<pre style="white-space:pre-wrap;font-size:12px">{body}</pre>'
+    return body
+
+
+# ----------------------------------------------------------------------------------- context budget
+
+
+@dataclass(frozen=True)
+class Fitted:
+    """What `fit_to_length` did with one example."""
+
+    encoded: Encoded | None  # None when dropped
+    action: str  # "kept" | "truncated" | "dropped"
+    turns_removed: int = 0
+
+
+def fit_to_length(encoded: Encoded, max_length: int, policy: str = "drop") -> Fitted:
+    """Make an example fit `max_length` tokens without ever cutting inside a trained span.
+
+    policy="drop": over-long examples are dropped. policy="truncate_turns": keep the longest prefix that
+    ends right after a complete trained turn (the later turns are removed whole); drop if none fits.
+    """
+    if len(encoded) <= max_length:
+        return Fitted(encoded, "kept")
+    if policy == "drop":
+        return Fitted(None, "dropped")
+    if policy != "truncate_turns":
+        raise ValueError(f"policy must be 'drop' or 'truncate_turns', not {policy!r}")
+    fitting = [span for span in encoded.trained_spans if span[1] <= max_length]
+    if not fitting:
+        return Fitted(None, "dropped")
+    cut = fitting[-1][1]
+    kept = Encoded(encoded.input_ids[:cut], encoded.labels[:cut], tuple(fitting))
+    return Fitted(kept, "truncated", turns_removed=len(encoded.trained_spans) - len(fitting))
+
+
+@dataclass(frozen=True)
+class ContextReport:
+    max_length: int
+    total: int
+    over_limit: int
+    kept: int
+    truncated: int
+    dropped: int
+    trained_tokens_before: int
+    trained_tokens_after: int
+    longest: int
+    lengths: tuple[int, ...]
+
+    def summary(self) -> str:
+        lost = self.trained_tokens_before - self.trained_tokens_after
+        return (
+            f"{self.over_limit}/{self.total} examples exceed {self.max_length} tokens (longest {self.longest}); "
+            f"kept {self.kept}, truncated {self.truncated}, dropped {self.dropped}; "
+            f"trained tokens lost: {lost} of {self.trained_tokens_before}"
+        )
+
+
+def context_report(encoded: Iterable[Encoded], max_length: int = 8192, policy: str = "drop") -> ContextReport:
+    """How many examples exceed `max_length`, and what `fit_to_length(policy)` does to them."""
+    items = list(encoded)
+    fitted = [fit_to_length(e, max_length, policy) for e in items]
+    actions = [f.action for f in fitted]
+    return ContextReport(
+        max_length=max_length,
+        total=len(items),
+        over_limit=sum(len(e) > max_length for e in items),
+        kept=actions.count("kept"),
+        truncated=actions.count("truncated"),
+        dropped=actions.count("dropped"),
+        trained_tokens_before=sum(e.num_trained for e in items),
+        trained_tokens_after=sum(f.encoded.num_trained for f in fitted if f.encoded is not None),
+        longest=max((len(e) for e in items), default=0),
+        lengths=tuple(len(e) for e in items),
+    )

@@ -1,0 +1,1 @@
+"""Text environments sharing the contract in `envs.base`."""

