@@ -51,7 +51,12 @@ _QWEN25_ADDED = [
     ("<|repo_name|>", False),
     ("<|file_sep|>", False),
 ]
-_QWEN3_EXTRA = [("<tool_response>", False), ("</tool_response>", False), ("<think>", False), ("</think>", False)]
+_QWEN3_EXTRA = [
+    ("<tool_response>", False),
+    ("</tool_response>", False),
+    ("<think>", False),
+    ("</think>", False),
+]
 
 FIRST_SPECIAL_ID = 151643
 PAD_TOKEN = "<|endoftext|>"
@@ -248,3 +253,88 @@ def detect_family(model_name_or_path: str) -> str:
         return {"qwen2": "qwen2.5", "qwen3": "qwen3-2507"}.get(model_type, "qwen2.5")
     name = model_name_or_path.lower()
     return "qwen3-2507" if "qwen3" in name else "qwen2.5"
+
+
+# ----------------------------------------------------------------------------------- loading a policy
+
+TINY_PREFIX = "tiny:"
+
+
+def resolve_model_path(name_or_path: str) -> str:
+    """`tiny:<family>` becomes a cached tiny random-weight model directory; anything else is unchanged
+    (a hub id or a local directory, opened by transformers as usual)."""
+    if name_or_path.startswith(TINY_PREFIX):
+        family = name_or_path[len(TINY_PREFIX) :]
+        return str(tiny_model(family, cache_dir() / "tiny-models" / family))
+    return name_or_path
+
+
+def torch_dtype(name: str):
+    import torch
+
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+        return torch.float32
+    return {"bfloat16": torch.bfloat16, "float16": torch.float16, "float32": torch.float32}[name]
+
+
+def quantization_config(quantization: str | None, compute_dtype):
+    """QLoRA's 4-bit NF4 with double quantization; bitsandbytes >= 0.50 also runs it on CPU."""
+    if quantization is None:
+        return None
+    if quantization != "4bit":
+        raise ValueError(f"quantization must be None or '4bit', not {quantization!r}")
+    from transformers import BitsAndBytesConfig
+
+    return BitsAndBytesConfig(
+        load_in_4bit=True,
+        bnb_4bit_quant_type="nf4",
+        bnb_4bit_use_double_quant=True,
+        bnb_4bit_compute_dtype=compute_dtype,
+    )
+
+
+@dataclass
+class Policy:
+    model: object
+    tokenizer: object
+    path: str  # resolved local path or hub id of the base model
+
+
+def load_tokenizer(name_or_path: str):
+    """The model's own tokenizer; the chat template it ships is the one served, so it is left untouched."""
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(resolve_model_path(name_or_path))
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = PAD_TOKEN
+    if not tokenizer.chat_template:
+        raise ValueError(f"{name_or_path}: the tokenizer has no chat template; use an Instruct checkpoint")
+    return tokenizer
+
+
+def load_policy(
+    model: str,
+    lora: str | None = None,
+    quantization: str | None = None,
+    dtype: str = "auto",
+    attn_implementation: str = "sdpa",
+    trainable: bool = False,
+) -> Policy:
+    """Open a base model (hub id, local directory or `tiny:<family>`), optionally 4-bit, optionally with a
+    LoRA adapter directory on top (trainable or frozen)."""
+    from transformers import AutoModelForCausalLM
+
+    path = resolve_model_path(model)
+    compute_dtype = torch_dtype(dtype)
+    kwargs = dict(dtype=compute_dtype, attn_implementation=attn_implementation)
+    qconfig = quantization_config(quantization, compute_dtype)
+    if qconfig is not None:
+        kwargs["quantization_config"] = qconfig
+    base = AutoModelForCausalLM.from_pretrained(path, **kwargs)
+    if lora is not None:
+        from peft import PeftModel
+
+        base = PeftModel.from_pretrained(base, lora, is_trainable=trainable)
+    return Policy(model=base, tokenizer=load_tokenizer(path), path=path)

@@ -67,9 +67,13 @@ def load_replay(path: str | Path) -> dict[int, list[str]]:
             try:
                 obj = json.loads(line)
             except json.JSONDecodeError as err:
-                raise ValueError(f"{where}: not valid JSON ({err.msg}); each line must be one JSON object") from None
+                raise ValueError(
+                    f"{where}: not valid JSON ({err.msg}); each line must be one JSON object"
+                ) from None
             if not isinstance(obj, dict) or "index" not in obj or "turns" not in obj:
-                raise ValueError(f'{where}: needs fields "index" and "turns", e.g. {{"index": 0, "turns": ["..."]}}')
+                raise ValueError(
+                    f'{where}: needs fields "index" and "turns", e.g. {{"index": 0, "turns": ["..."]}}'
+                )
             if not isinstance(obj["index"], int):
                 raise ValueError(f'{where}: field "index" must be an integer, got {obj["index"]!r}')
             turns = obj["turns"]

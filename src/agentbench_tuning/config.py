@@ -1,0 +1,248 @@
+"""Run configuration: small frozen dataclasses per concern, loaded from YAML with `key=value` overrides.
+
+Every YAML under configs/ starts with the command that launches it. Unknown keys and wrong types fail with
+the file, line and key; `validate()` checks the rules that span fields. Derived values (precision on this
+machine, the family of a model) are computed by functions, never written back into the config.
+
+    cfg = load_sft_config("configs/debug.yaml", ["train.max_steps=5", "lora.r=8"])
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+
+class ConfigError(ValueError):
+    """A config problem; the message names the file, line and key."""
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    name_or_path: str = "Qwen/Qwen2.5-7B-Instruct"
+    # "tiny:qwen2.5" / "tiny:qwen3-2507" builds a random-weight model of the real architecture (CPU demo, tests).
+    family: str | None = None  # None: detected from the model's config
+    dtype: str = "auto"  # auto | bfloat16 | float16 | float32
+    attn_implementation: str = "sdpa"  # sdpa | eager | flash_attention_2 | kernels-community/...
+    quantization: str | None = None  # None | "4bit" (QLoRA NF4)
+    trust_remote_code: bool = False
+
+
+@dataclass(frozen=True)
+class LoraSettings:
+    enabled: bool = True
+    r: int = 16
+    alpha: int = 32
+    dropout: float = 0.05
+    target_modules: str | list[str] = "all-linear"
+    use_rslora: bool = False
+
+
+@dataclass(frozen=True)
+class DataSettings:
+    # Files (jsonl/json/parquet) or dataset ids; "gen:dbbench:N" / "gen:alfworld:N" generate N conversations.
+    train: list[str] = field(default_factory=list)
+    eval: list[str] = field(default_factory=list)
+    eval_fraction: float = 0.05  # split off train when `eval` is empty (stratified by task)
+    max_length: int = 8192  # users are evaluated at 8k context
+    overlong: str = "drop"  # drop | truncate_turns  (never cuts inside a trained turn)
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class TrainSettings:
+    output_dir: str = "runs/sft"
+    num_train_epochs: float = 2.0
+    max_steps: int = -1
+    per_device_train_batch_size: int = 1
+    per_device_eval_batch_size: int = 1
+    gradient_accumulation_steps: int = 16
+    learning_rate: float = 1e-4
+    lr_scheduler_type: str = "cosine"
+    warmup_ratio: float = 0.03
+    weight_decay: float = 0.0
+    max_grad_norm: float = 1.0
+    precision: str = "auto"  # auto | bf16 | fp16 | fp32   (auto: bf16 if supported, fp16 on T4, fp32 on CPU)
+    gradient_checkpointing: bool = True
+    packing: bool = False  # only with flash attention: keeps each example's attention and mask separate
+    logging_steps: int = 10
+    eval_steps: int = 100
+    save_steps: int = 100
+    save_total_limit: int = 3
+    early_stopping_patience: int | None = None  # evaluations without improvement of eval_loss
+    resume: str = "auto"  # auto (last checkpoint in output_dir, if any) | never | a checkpoint path
+    seed: int = 42
+    report_to: str = "none"  # none | wandb | tensorboard | "wandb,tensorboard"
+    run_name: str | None = None
+    optim: str = "adamw_torch"
+
+
+@dataclass(frozen=True)
+class SFTRunConfig:
+    model: ModelConfig = field(default_factory=ModelConfig)
+    lora: LoraSettings = field(default_factory=LoraSettings)
+    data: DataSettings = field(default_factory=DataSettings)
+    train: TrainSettings = field(default_factory=TrainSettings)
+
+    def validate(self) -> SFTRunConfig:
+        """Cross-field rules. Returns self so calls chain."""
+        m, lora, d, t = self.model, self.lora, self.data, self.train
+        _choice("model.dtype", m.dtype, ("auto", "bfloat16", "float16", "float32"))
+        _choice("model.quantization", m.quantization, (None, "4bit"))
+        _choice("data.overlong", d.overlong, ("drop", "truncate_turns"))
+        _choice("train.precision", t.precision, ("auto", "bf16", "fp16", "fp32"))
+        if m.quantization and not lora.enabled:
+            raise ConfigError("model.quantization=4bit needs lora.enabled=true (QLoRA trains adapters only)")
+        if t.packing and "flash" not in m.attn_implementation:
+            raise ConfigError(
+                "train.packing=true needs model.attn_implementation=flash_attention_2 (or a kernels flash "
+                "implementation): with sdpa/eager, packed examples would attend to each other"
+            )
+        if not d.train:
+            raise ConfigError("data.train is empty: list at least one file, dataset id or gen:... source")
+        if not 0 <= d.eval_fraction < 1:
+            raise ConfigError(f"data.eval_fraction must be in [0, 1), got {d.eval_fraction}")
+        if t.early_stopping_patience is not None and not (d.eval or d.eval_fraction > 0):
+            raise ConfigError(
+                "train.early_stopping_patience needs evaluation data (data.eval or eval_fraction)"
+            )
+        if lora.r <= 0 or lora.alpha <= 0:
+            raise ConfigError(f"lora.r and lora.alpha must be positive, got r={lora.r} alpha={lora.alpha}")
+        return self
+
+
+def _choice(key: str, value: Any, allowed: tuple) -> None:
+    if value not in allowed:
+        raise ConfigError(f"{key}={value!r} is not one of {', '.join(map(str, allowed))}")
+
+
+# ----------------------------------------------------------------------------- YAML with line numbers
+
+
+def _load_yaml_with_lines(path: Path) -> tuple[dict, dict[str, int]]:
+    """The YAML mapping plus {dotted.key: line number} for every key."""
+    text = path.read_text(encoding="utf-8")
+    try:
+        node = yaml.compose(text)
+    except yaml.YAMLError as err:
+        raise ConfigError(f"{path}: invalid YAML: {err}") from None
+    if node is None:
+        return {}, {}
+    if not isinstance(node, yaml.MappingNode):
+        raise ConfigError(f"{path}:{node.start_mark.line + 1}: the top level must be a mapping of sections")
+    lines: dict[str, int] = {}
+
+    def walk(mapping: yaml.MappingNode, prefix: str) -> None:
+        for key_node, value_node in mapping.value:
+            dotted = f"{prefix}{key_node.value}"
+            lines[dotted] = key_node.start_mark.line + 1
+            if isinstance(value_node, yaml.MappingNode):
+                walk(value_node, dotted + ".")
+
+    walk(node, "")
+    return yaml.safe_load(text) or {}, lines
+
+
+def _check_type(value: Any, annotation: Any) -> bool:
+    origin = typing.get_origin(annotation)
+    if origin in (typing.Union, types.UnionType):
+        return any(_check_type(value, arg) for arg in typing.get_args(annotation))
+    if annotation is type(None):
+        return value is None
+    if origin is list:
+        return isinstance(value, list)
+    if annotation is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if annotation is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    return isinstance(value, annotation)
+
+
+def _coerce_float(value: Any, annotation: Any) -> Any:
+    """PyYAML reads `3e-4` (no dot) as a string (YAML 1.1); a float field takes it as the number meant."""
+    wants_float = annotation is float or float in typing.get_args(annotation)
+    if wants_float and isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            return value
+    return value
+
+
+def _build(cls, values: dict, where: str, prefix: str, lines: dict[str, int]):
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}
+    kwargs = {}
+    for key, value in values.items():
+        dotted = f"{prefix}{key}"
+        loc = f"{where}:{lines[dotted]}" if dotted in lines else where
+        if key not in names:
+            raise ConfigError(f"{loc}: unknown key '{dotted}'; valid keys here: {', '.join(sorted(names))}")
+        hint = hints[key]
+        value = _coerce_float(value, hint)
+        if dataclasses.is_dataclass(hint):
+            if not isinstance(value, dict):
+                raise ConfigError(f"{loc}: '{dotted}' must be a mapping")
+            kwargs[key] = _build(hint, value, where, dotted + ".", lines)
+        elif not _check_type(value, hint):
+            raise ConfigError(f"{loc}: '{dotted}' = {value!r} has the wrong type; expected {hint}")
+        else:
+            kwargs[key] = value
+    return cls(**kwargs)
+
+
+def _sections_with(key: str, cls) -> list[str]:
+    hints = typing.get_type_hints(cls)
+    return [name for name, hint in hints.items() if key in {f.name for f in dataclasses.fields(hint)}]
+
+
+def _apply_override(tree: dict, override: str, cls) -> None:
+    """Apply `section.key=value` (or a bare `key=value` when only one section has that key)."""
+    if "=" not in override:
+        raise ConfigError(f"override {override!r} must look like key=value (e.g. train.max_steps=20)")
+    key, raw = override.split("=", 1)
+    if "." not in key:
+        sections = _sections_with(key, cls)
+        if len(sections) != 1:
+            raise ConfigError(
+                f"override key {key!r} is unknown or ambiguous; use section.key (e.g. train.{key})"
+            )
+        key = f"{sections[0]}.{key}"
+    node = tree
+    parts = key.split(".")
+    for part in parts[:-1]:
+        node = node.setdefault(part, {})
+        if not isinstance(node, dict):
+            raise ConfigError(f"override {override!r}: {part!r} is not a section")
+    node[parts[-1]] = yaml.safe_load(raw) if raw else None
+
+
+def load_sft_config(path: str | Path | None, overrides: list[str] | tuple[str, ...] = ()) -> SFTRunConfig:
+    """Load a YAML run config, apply `key=value` overrides, type-check and validate it."""
+    values, lines = ({}, {}) if path is None else _load_yaml_with_lines(Path(path))
+    where = str(path) if path else "<defaults>"
+    for override in overrides:
+        _apply_override(values, override, SFTRunConfig)
+    cfg = _build(SFTRunConfig, values, where, "", lines)
+    try:
+        return cfg.validate()
+    except ConfigError as err:
+        raise ConfigError(f"{where}: {err}") from None
+
+
+def config_to_dict(cfg) -> dict:
+    return dataclasses.asdict(cfg)
+
+
+def launch_command(path: str | Path) -> str:
+    """The launch command on a config's first line (`# <command>`)."""
+    first = Path(path).read_text(encoding="utf-8").splitlines()[0]
+    if not first.startswith("# "):
+        raise ConfigError(f"{path}:1: the first line must be '# <the command that launches this config>'")
+    return first[2:].strip()
