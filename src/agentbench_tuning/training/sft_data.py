@@ -42,11 +42,16 @@ def tokenize_conversations(conversations: list[dict], tokenizer, max_length: int
     return Dataset.from_list(rows), report
 
 
+def load_conversations(sources: list[str]) -> list[dict]:
+    """Conversations from every source (files for now; generators are wired in by the env packages)."""
+    return [c for source in sources for c in _read_jsonl_messages(source)]
+
+
 def prepare_sft_data(settings: DataSettings, tokenizer) -> SFTData:
     import random
 
-    train = [c for path in settings.train for c in _read_jsonl_messages(path)]
-    evaluation = [c for path in settings.eval for c in _read_jsonl_messages(path)]
+    train = load_conversations(settings.train)
+    evaluation = load_conversations(settings.eval)
     if not evaluation and settings.eval_fraction > 0:
         random.Random(settings.seed).shuffle(train)
         n_eval = max(1, int(len(train) * settings.eval_fraction))
