@@ -45,7 +45,8 @@ class DataError(ValueError):
 class Turn:
     """One normalised turn plus the path of the input field it came from (for error messages)."""
 
-    path: str
+    path: str  # the turn, e.g. "conversations[3]"
+    content_path: str  # its text, e.g. "conversations[3].value"
     role: str
     content: str
     loss: bool | None = None
@@ -100,7 +101,7 @@ def _openai_turns(value: Any, where: str, field: str = "messages") -> list[Turn]
             raise DataError(where, f"{path}.role", f"{role!r} is not one of {', '.join(ROLES)}",
                             "use one of those roles (the v0.2 text protocol has no tool messages)")
         content = _check_content(item["content"], where, f"{path}.content")
-        turns.append(Turn(path, role, content, _check_loss(item.get("loss"), where, path)))
+        turns.append(Turn(path, f"{path}.content", role, content, _check_loss(item.get("loss"), where, path)))
     return turns
 
 
@@ -114,7 +115,8 @@ def _sharegpt_turns(value: Any, where: str) -> list[Turn]:
             raise DataError(where, f"{path}.from", f"{speaker!r} is not one of {', '.join(SHAREGPT_ROLES)}",
                             "map it to one of those before loading")
         content = _check_content(item["value"], where, f"{path}.value")
-        turns.append(Turn(path, SHAREGPT_ROLES[speaker], content, _check_loss(item.get("loss"), where, path)))
+        loss = _check_loss(item.get("loss"), where, path)
+        turns.append(Turn(path, f"{path}.value", SHAREGPT_ROLES[speaker], content, loss))
     return turns
 
 
@@ -124,13 +126,17 @@ def _prompt_completion_turns(record: dict, where: str) -> list[Turn]:
             raise DataError(where, key, "missing", "a prompt/completion record needs both 'prompt' and 'completion'")
     prompt, completion = record["prompt"], record["completion"]
     if isinstance(prompt, str) and isinstance(completion, str):
-        return [Turn("prompt", "user", prompt), Turn("completion", "assistant", completion)]
+        return [Turn("prompt", "prompt", "user", prompt), Turn("completion", "completion", "assistant", completion)]
     if isinstance(prompt, list) and isinstance(completion, list):
         # Assistant turns in the prompt are context: never trained, whatever their own `loss` says.
-        context = [Turn(t.path, t.role, t.content, False if t.role == "assistant" else None)
+        context = [Turn(t.path, t.content_path, t.role, t.content, False if t.role == "assistant" else None)
                    for t in _openai_turns(prompt, where, "prompt")]
         return context + _openai_turns(completion, where, "completion")
-    raise DataError(where, "prompt", f"prompt is {_type_name(prompt)} but completion is {_type_name(completion)}",
+    if not isinstance(prompt, (str, list)):
+        raise DataError(where, "prompt", f"expected a string or a list of messages, got {_type_name(prompt)}",
+                        "write the prompt as text or as messages")
+    wanted = "a string" if isinstance(prompt, str) else "a list of messages"
+    raise DataError(where, "completion", f"expected {wanted} like 'prompt', got {_type_name(completion)}",
                     "use two strings or two lists of messages")
 
 
@@ -138,7 +144,7 @@ def _check_structure(turns: list[Turn], where: str, require_final_assistant: boo
     """Optional system first, then user/assistant alternating from a user turn, no empty turn."""
     for index, turn in enumerate(turns):
         if not turn.content.strip():
-            raise DataError(where, turn.path, f"empty {turn.role} turn", "write the turn's text or remove the turn")
+            raise DataError(where, turn.content_path, f"empty {turn.role} turn", "write the turn's text or remove the turn")
         if turn.role == "system" and index > 0:
             raise DataError(where, f"{turn.path}.role", "'system' is only allowed as the first turn",
                             "move it to the front or merge it into the next user turn")
