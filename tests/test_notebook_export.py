@@ -34,8 +34,14 @@ def test_https_git_url_rejects_other_schemes():
 
 
 def test_install_requirement():
-    assert install_requirement("https://h/o/r.git") == "agentbench-tuning[vllm,qlora,track] @ git+https://h/o/r.git"
-    assert install_requirement("https://h/o/r.git", "v0.1", "qlora") == "agentbench-tuning[qlora] @ git+https://h/o/r.git@v0.1"
+    assert (
+        install_requirement("https://h/o/r.git")
+        == "agentbench-tuning[vllm,qlora,track] @ git+https://h/o/r.git"
+    )
+    assert (
+        install_requirement("https://h/o/r.git", "v0.1", "qlora")
+        == "agentbench-tuning[qlora] @ git+https://h/o/r.git@v0.1"
+    )
 
 
 def test_repo_url_from_env_then_error(tmp_path, monkeypatch):
@@ -63,7 +69,10 @@ def test_add_install_cell_replaces_rather_than_stacks(tmp_path):
     add_install_cell(path, "pkg @ git+https://a/b.git")
     add_install_cell(path, "pkg @ git+https://a/c.git")
     cells = nbformat.read(path, as_version=4).cells
-    assert [c.source.splitlines()[-1] for c in cells] == ['%pip install -q "pkg @ git+https://a/c.git"', "import marimo as mo"]
+    assert [c.source.splitlines()[-1] for c in cells] == [
+        '%pip install -q "pkg @ git+https://a/c.git"',
+        "import marimo as mo",
+    ]
     assert cells[0].metadata["tags"] == [INSTALL_TAG]
 
 

@@ -14,7 +14,12 @@ from pathlib import Path
 
 import pytest
 
-from agentbench_tuning.notebook_export import INSTALL_TAG, find_notebooks, install_cell_source, install_requirement
+from agentbench_tuning.notebook_export import (
+    INSTALL_TAG,
+    find_notebooks,
+    install_cell_source,
+    install_requirement,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = find_notebooks(ROOT)
@@ -41,7 +46,11 @@ def test_notebooks_are_found():
 def test_notebook_runs_headless_in_debug_mode(notebook):
     result = subprocess.run(
         [sys.executable, str(notebook), "--debug"],
-        cwd=ROOT, env=_env(), capture_output=True, text=True, timeout=RUN_TIMEOUT_S,
+        cwd=ROOT,
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=RUN_TIMEOUT_S,
     )
     assert result.returncode == 0, f"{notebook.name} exited {result.returncode}:\n{result.stderr[-3000:]}"
 
@@ -50,8 +59,21 @@ def test_notebook_runs_headless_in_debug_mode(notebook):
 def exported(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("ipynb")
     result = subprocess.run(
-        ["bash", str(ROOT / "scripts" / "export_to_ipynb.sh"), "--out", str(out), "--repo", REPO, "--ref", "main"],
-        cwd=ROOT, env=_env(), capture_output=True, text=True, timeout=RUN_TIMEOUT_S,
+        [
+            "bash",
+            str(ROOT / "scripts" / "export_to_ipynb.sh"),
+            "--out",
+            str(out),
+            "--repo",
+            REPO,
+            "--ref",
+            "main",
+        ],
+        cwd=ROOT,
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=RUN_TIMEOUT_S,
     )
     assert result.returncode == 0, result.stderr[-3000:]
     return out
@@ -67,8 +89,10 @@ def test_exported_ipynb_is_valid_and_starts_with_the_install_cell(exported, note
     first = ipynb.cells[0]
     assert first.cell_type == "code"
     assert first.source == install_cell_source(install_requirement(REPO, "main"))
-    assert first.source.endswith('%pip install -q "agentbench-tuning[vllm,qlora,track] @ '
-                                 'git+https://example.invalid/agentbench-tuning.git@main"')
+    assert first.source.endswith(
+        '%pip install -q "agentbench-tuning[vllm,qlora,track] @ '
+        'git+https://example.invalid/agentbench-tuning.git@main"'
+    )
     assert first.metadata["tags"] == [INSTALL_TAG]
     # The notebook's own cells follow, none of them a second install cell.
     assert len(ipynb.cells) >= 2

@@ -44,7 +44,9 @@ def https_git_url(url: str) -> str:
         return f"https://{ssh.group(1)}/{ssh.group(2)}.git"
     if url.startswith("https://"):
         return url
-    raise ValueError(f"repo URL {url!r} is neither https:// nor git@host:org/repo; pass an https URL with --repo")
+    raise ValueError(
+        f"repo URL {url!r} is neither https:// nor git@host:org/repo; pass an https URL with --repo"
+    )
 
 
 def resolve_repo_url(repo: str | None, cwd: str | os.PathLike = ".") -> str:
@@ -56,8 +58,10 @@ def resolve_repo_url(repo: str | None, cwd: str | os.PathLike = ".") -> str:
         )
         url = result.stdout.strip() if result.returncode == 0 else ""
     if not url:
-        raise ValueError("no repository URL for the install cell: pass --repo URL or set ABTUNE_REPO_URL "
-                         "(this checkout has no 'origin' remote)")
+        raise ValueError(
+            "no repository URL for the install cell: pass --repo URL or set ABTUNE_REPO_URL "
+            "(this checkout has no 'origin' remote)"
+        )
     return https_git_url(url)
 
 
@@ -90,17 +94,25 @@ def add_install_cell(ipynb_path: str | os.PathLike, requirement: str) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m agentbench_tuning.notebook_export", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m agentbench_tuning.notebook_export", description=__doc__.split("\n")[0]
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     listing = commands.add_parser("list", help="print the marimo notebooks under ROOT")
     listing.add_argument("root", nargs="?", default=".")
     requirement = commands.add_parser("requirement", help="print the pip requirement the install cell uses")
-    requirement.add_argument("--repo", help="git URL of the toolkit (default: $ABTUNE_REPO_URL, else the origin remote)")
+    requirement.add_argument(
+        "--repo", help="git URL of the toolkit (default: $ABTUNE_REPO_URL, else the origin remote)"
+    )
     requirement.add_argument("--ref", help="branch, tag or commit to install (default: the default branch)")
-    requirement.add_argument("--extras", default=DEFAULT_EXTRAS, help=f"extras to install (default: {DEFAULT_EXTRAS})")
+    requirement.add_argument(
+        "--extras", default=DEFAULT_EXTRAS, help=f"extras to install (default: {DEFAULT_EXTRAS})"
+    )
     install = commands.add_parser("add-install-cell", help="insert the install cell into exported notebooks")
     install.add_argument("notebooks", nargs="+", type=Path)
-    install.add_argument("--requirement", required=True, help="what to pip install (see the requirement command)")
+    install.add_argument(
+        "--requirement", required=True, help="what to pip install (see the requirement command)"
+    )
     args = parser.parse_args(argv)
     if args.command == "list":
         for path in find_notebooks(args.root):

@@ -33,7 +33,11 @@ def test_hash_is_sha256_of_roles_and_whitespace_normalised_contents():
 
 
 def test_dedupe_keeps_the_first_of_each_duplicate():
-    first, same_text, other_role = conv("a  b", "c", task="t1"), conv("a b", "c", task="t2"), conv("a b", "c d")
+    first, same_text, other_role = (
+        conv("a  b", "c", task="t1"),
+        conv("a b", "c", task="t2"),
+        conv("a b", "c d"),
+    )
     result = dedupe([first, same_text, other_role, first])
     assert result.kept == [first, other_role]
     assert result.duplicates == 2
@@ -53,8 +57,12 @@ def test_validation_counts_never_empty_a_stratum():
 
 
 def test_stratified_split_proportions_and_seeds():
-    data = ([conv(f"a{i}", "x", task="a") for i in range(10)] + [conv(f"b{i}", "x", task="b") for i in range(6)]
-            + [conv(f"c{i}", "x", source="c") for i in range(3)] + [conv("d", "x")])
+    data = (
+        [conv(f"a{i}", "x", task="a") for i in range(10)]
+        + [conv(f"b{i}", "x", task="b") for i in range(6)]
+        + [conv(f"c{i}", "x", source="c") for i in range(3)]
+        + [conv("d", "x")]
+    )
     split = split_train_validation(data, validation_fraction=0.25, seed=0)
     assert split.strata == {"(none)": (1, 0), "source:c": (2, 1), "task:a": (7, 3), "task:b": (5, 1)}
     assert sorted(split.train_indices + split.validation_indices) == list(range(20))
@@ -102,12 +110,18 @@ def test_length_filter_drops_conversations_with_nothing_to_train(tokenizers):
 
 
 def test_prepare_counts_every_drop(tokenizers):
-    data = ([conv(f"q{i}", "answer", task="db") for i in range(8)] + [conv("q0", "answer", task="db")]
-            + [conv("long " * 300, "answer", task="house")] + [conv("x", "y", task="house", loss=False)])
-    prepared = prepare_conversations(data, tokenizers["qwen2.5"], max_length=200, validation_fraction=0.25, seed=0)
+    data = (
+        [conv(f"q{i}", "answer", task="db") for i in range(8)]
+        + [conv("q0", "answer", task="db")]
+        + [conv("long " * 300, "answer", task="house")]
+        + [conv("x", "y", task="house", loss=False)]
+    )
+    prepared = prepare_conversations(
+        data, tokenizers["qwen2.5"], max_length=200, validation_fraction=0.25, seed=0
+    )
     assert prepared.dropped == {"duplicate": 1, "too_long": 1, "nothing_to_train": 1}
     # 8 left, all in stratum task:db: round(8 * 0.25) = 2 to validation.
     assert (len(prepared.train), len(prepared.validation)) == (6, 2)
     assert prepared.strata == {"task:db": (6, 2)}
-    for conversation, encoded in zip(prepared.train, prepared.train_encoded):
+    for conversation, encoded in zip(prepared.train, prepared.train_encoded, strict=True):
         assert encoded == encode_messages(conversation["messages"], tokenizers["qwen2.5"])

@@ -16,23 +16,47 @@ FIXTURES = Path(__file__).parent / "fixtures"
 # (fixture file, exact error after "<path>:"). Line numbers are the lines the bad records sit on in the
 # hand-written fixtures (empty_assistant.jsonl has a blank line 2, which is skipped but still counted).
 BAD_FILES = [
-    ("wrong_role.jsonl", "2: messages[1].role: 'bot' is not one of system, user, assistant; "
-     "use one of those roles (the v0.2 text protocol has no tool messages)"),
-    ("empty_assistant.jsonl", "3: messages[1].content: empty assistant turn; write the turn's text or remove the turn"),
+    (
+        "wrong_role.jsonl",
+        "2: messages[1].role: 'bot' is not one of system, user, assistant; "
+        "use one of those roles (the v0.2 text protocol has no tool messages)",
+    ),
+    (
+        "empty_assistant.jsonl",
+        "3: messages[1].content: empty assistant turn; write the turn's text or remove the turn",
+    ),
     ("missing_field.jsonl", "3: messages[1].content: missing; every turn needs 'role' and 'content'"),
-    ("non_alternating.jsonl", "1: messages[2].role: expected 'assistant' after a user turn, got 'user'; "
-     "user and assistant turns must alternate (merge consecutive turns of one role)"),
+    (
+        "non_alternating.jsonl",
+        "1: messages[2].role: expected 'assistant' after a user turn, got 'user'; "
+        "user and assistant turns must alternate (merge consecutive turns of one role)",
+    ),
     ("bad_json.jsonl", "2: invalid JSON: Expecting ',' delimiter (column 49); fix the line or delete it"),
-    ("sharegpt_wrong_speaker.jsonl", "1: conversations[1].from: 'bot' is not one of human, gpt, system, user, "
-     "assistant; map it to one of those before loading"),
-    ("no_conversation.jsonl", "1: no conversation: expected a 'messages', 'conversations' or 'prompt'+'completion' "
-     "field, found keys: id, text; convert the record to one of those formats"),
-    ("ends_with_user.jsonl", "1: messages[2].role: the conversation ends with a user turn; "
-     "end it with the assistant's reply (or drop the trailing user turn)"),
-    ("prompt_completion_mixed.jsonl", "2: completion: expected a list of messages like 'prompt', got str; "
-     "use two strings or two lists of messages"),
+    (
+        "sharegpt_wrong_speaker.jsonl",
+        "1: conversations[1].from: 'bot' is not one of human, gpt, system, user, "
+        "assistant; map it to one of those before loading",
+    ),
+    (
+        "no_conversation.jsonl",
+        "1: no conversation: expected a 'messages', 'conversations' or 'prompt'+'completion' "
+        "field, found keys: id, text; convert the record to one of those formats",
+    ),
+    (
+        "ends_with_user.jsonl",
+        "1: messages[2].role: the conversation ends with a user turn; "
+        "end it with the assistant's reply (or drop the trailing user turn)",
+    ),
+    (
+        "prompt_completion_mixed.jsonl",
+        "2: completion: expected a list of messages like 'prompt', got str; "
+        "use two strings or two lists of messages",
+    ),
     # A JSON array: the record's line is the line its object starts on (line 5 in records.json).
-    ("records.json", "5: conversations[1].value: empty assistant turn; write the turn's text or remove the turn"),
+    (
+        "records.json",
+        "5: conversations[1].value: empty assistant turn; write the turn's text or remove the turn",
+    ),
 ]
 
 
@@ -50,8 +74,10 @@ def test_skip_mode_keeps_good_records_and_lists_the_errors():
     loaded = load_conversations(path, on_error="skip")
     # Line 1 is valid; line 2 has the wrong role.
     assert [c["messages"][1]["content"] for c in loaded.conversations] == ["ACTION: open box 1"]
-    assert loaded.skipped == [f"{path}:2: messages[1].role: 'bot' is not one of system, user, assistant; "
-                              "use one of those roles (the v0.2 text protocol has no tool messages)"]
+    assert loaded.skipped == [
+        f"{path}:2: messages[1].role: 'bot' is not one of system, user, assistant; "
+        "use one of those roles (the v0.2 text protocol has no tool messages)"
+    ]
     assert loaded.formats == {"messages": 1}
     assert loaded.summary() == f"{path}: 1 conversations (messages: 1); skipped 1"
 
@@ -69,7 +95,9 @@ def test_json_array_locations_are_the_lines_objects_start_on():
 def test_json_that_is_not_an_array(tmp_path):
     path = tmp_path / "one.json"
     path.write_text('{"messages": []}')
-    with pytest.raises(DataError, match=r"one.json:1: expected a JSON array of records, got dict; put the records"):
+    with pytest.raises(
+        DataError, match=r"one.json:1: expected a JSON array of records, got dict; put the records"
+    ):
         load_conversations(path)
 
 
@@ -84,7 +112,9 @@ def test_invalid_json_file_names_the_line(tmp_path):
 def test_unsupported_suffix_and_missing_file(tmp_path):
     csv = tmp_path / "data.csv"
     csv.write_text("a,b\n")
-    with pytest.raises(DataError, match=r"data.csv: unsupported file type '.csv'; use one of .jsonl, .json, .parquet"):
+    with pytest.raises(
+        DataError, match=r"data.csv: unsupported file type '.csv'; use one of .jsonl, .json, .parquet"
+    ):
         load_conversations(csv)
     with pytest.raises(DataError, match=r"nope.jsonl: no such file; check the path"):
         load_conversations(tmp_path / "nope.jsonl")
@@ -96,21 +126,40 @@ def test_parquet_rows_round_trip_like_jsonl(tmp_path):
 
     # A parquet struct column fills absent keys with null: turn 0 has no loss, which must read as "absent".
     rows = [
-        {"id": "a", "conversations": [{"from": "human", "value": "Go.", "loss": None},
-                                      {"from": "gpt", "value": "ACTION: go", "loss": True}]},
-        {"id": "b", "conversations": [{"from": "human", "value": "Stop.", "loss": False},
-                                      {"from": "gpt", "value": "", "loss": True}]},
+        {
+            "id": "a",
+            "conversations": [
+                {"from": "human", "value": "Go.", "loss": None},
+                {"from": "gpt", "value": "ACTION: go", "loss": True},
+            ],
+        },
+        {
+            "id": "b",
+            "conversations": [
+                {"from": "human", "value": "Stop.", "loss": False},
+                {"from": "gpt", "value": "", "loss": True},
+            ],
+        },
     ]
     path = tmp_path / "data.parquet"
     pq.write_table(pa.Table.from_pylist(rows), path)
     loaded = load_conversations(path, on_error="skip")
-    assert loaded.conversations == [{
-        "messages": [{"role": "user", "content": "Go."}, {"role": "assistant", "content": "ACTION: go", "loss": True}],
-        "task": None, "source": None, "id": "a",
-    }]
+    assert loaded.conversations == [
+        {
+            "messages": [
+                {"role": "user", "content": "Go."},
+                {"role": "assistant", "content": "ACTION: go", "loss": True},
+            ],
+            "task": None,
+            "source": None,
+            "id": "a",
+        }
+    ]
     # Parquet rows count from 0, like dataset[i]; row 1 is the second record.
-    assert loaded.skipped == [f"{path}:row 1: conversations[1].value: empty assistant turn; "
-                              "write the turn's text or remove the turn"]
+    assert loaded.skipped == [
+        f"{path}:row 1: conversations[1].value: empty assistant turn; "
+        "write the turn's text or remove the turn"
+    ]
 
 
 def test_hub_ids_go_through_datasets_load_dataset(monkeypatch):
@@ -121,10 +170,18 @@ def test_hub_ids_go_through_datasets_load_dataset(monkeypatch):
     def fake_load_dataset(name, split):
         # Stands in for the network fetch only; the rows then go through the real validation path.
         calls.append((name, split))
-        return datasets.Dataset.from_list([
-            {"messages": [{"role": "user", "content": "a"}, {"role": "assistant", "content": "b"}], "task": "t"},
-            {"messages": [{"role": "user", "content": "a"}, {"role": "tool", "content": "b"}], "task": "t"},
-        ])
+        return datasets.Dataset.from_list(
+            [
+                {
+                    "messages": [{"role": "user", "content": "a"}, {"role": "assistant", "content": "b"}],
+                    "task": "t",
+                },
+                {
+                    "messages": [{"role": "user", "content": "a"}, {"role": "tool", "content": "b"}],
+                    "task": "t",
+                },
+            ]
+        )
 
     monkeypatch.setattr(datasets, "load_dataset", fake_load_dataset)
     with pytest.raises(DataError) as info:

@@ -11,10 +11,26 @@ from agentbench_tuning.data.stats import Spread
 
 def test_describe_by_hand():
     conversations = [
-        {"messages": [{"role": "user", "content": "a"}, {"role": "assistant", "content": "b"}], "task": "db", "source": "sim"},
-        {"messages": [{"role": "user", "content": "a"}, {"role": "assistant", "content": "b"},
-                      {"role": "user", "content": "c"}, {"role": "assistant", "content": "d"}], "task": "db", "source": None},
-        {"messages": [{"role": "user", "content": "a"}, {"role": "assistant", "content": "b"}], "task": None, "source": "sim"},
+        {
+            "messages": [{"role": "user", "content": "a"}, {"role": "assistant", "content": "b"}],
+            "task": "db",
+            "source": "sim",
+        },
+        {
+            "messages": [
+                {"role": "user", "content": "a"},
+                {"role": "assistant", "content": "b"},
+                {"role": "user", "content": "c"},
+                {"role": "assistant", "content": "d"},
+            ],
+            "task": "db",
+            "source": None,
+        },
+        {
+            "messages": [{"role": "user", "content": "a"}, {"role": "assistant", "content": "b"}],
+            "task": None,
+            "source": "sim",
+        },
     ]
     encoded = [
         Encoded([1] * 4, [-100, -100, 1, 1]),  # 4 tokens, 2 trained

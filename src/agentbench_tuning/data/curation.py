@@ -76,7 +76,7 @@ def filter_by_length(
         except ValueError as err:
             raise ValueError(f"conversation {index}: {err}") from err
     kept, kept_encoded, too_long, nothing = [], [], 0, 0
-    for conversation, item in zip(conversations, encoded):
+    for conversation, item in zip(conversations, encoded, strict=True):
         fitted = fit_to_length(item, max_length, policy)
         if fitted.encoded is None:
             too_long += 1
@@ -104,7 +104,9 @@ def _validation_counts(sizes: dict[str, int], fraction: float) -> dict[str, int]
     target = math.floor(sum(sizes.values()) * fraction + 0.5)
     caps = {name: max(size - 1, 0) for name, size in sizes.items()}
     counts = {name: min(math.floor(size * fraction), caps[name]) for name, size in sizes.items()}
-    by_remainder = sorted(sizes, key=lambda name: (-(sizes[name] * fraction - math.floor(sizes[name] * fraction)), name))
+    by_remainder = sorted(
+        sizes, key=lambda name: (-(sizes[name] * fraction - math.floor(sizes[name] * fraction)), name)
+    )
     while sum(counts.values()) < target:
         open_strata = [name for name in by_remainder if counts[name] < caps[name]]
         if not open_strata:
@@ -121,7 +123,9 @@ class Split:
     strata: dict[str, tuple[int, int]]  # stratum -> (train, validation) counts
 
 
-def split_train_validation(conversations: Sequence[dict], validation_fraction: float = 0.05, seed: int = 0) -> Split:
+def split_train_validation(
+    conversations: Sequence[dict], validation_fraction: float = 0.05, seed: int = 0
+) -> Split:
     """Seeded split stratified by `stratum`; indices keep input order within each side."""
     if not 0 <= validation_fraction < 1:
         raise ValueError(f"validation_fraction must be in [0, 1), got {validation_fraction}")
@@ -152,8 +156,10 @@ class Prepared:
     def summary(self) -> str:
         dropped = ", ".join(f"{reason} {count}" for reason, count in self.dropped.items())
         strata = ", ".join(f"{name} {t}/{v}" for name, (t, v) in self.strata.items())
-        return (f"{self.total} conversations -> train {len(self.train)}, validation {len(self.validation)}; "
-                f"dropped: {dropped}; train/validation per stratum: {strata}; {self.report.summary()}")
+        return (
+            f"{self.total} conversations -> train {len(self.train)}, validation {len(self.validation)}; "
+            f"dropped: {dropped}; train/validation per stratum: {strata}; {self.report.summary()}"
+        )
 
 
 def prepare_conversations(
@@ -168,7 +174,9 @@ def prepare_conversations(
     deduped = dedupe(conversations)
     fitted = filter_by_length(deduped.kept, tokenizer, max_length, policy)
     split = split_train_validation(fitted.kept, validation_fraction, seed)
-    dropped = Counter(duplicate=deduped.duplicates, too_long=fitted.too_long, nothing_to_train=fitted.nothing_to_train)
+    dropped = Counter(
+        duplicate=deduped.duplicates, too_long=fitted.too_long, nothing_to_train=fitted.nothing_to_train
+    )
     return Prepared(
         train=[fitted.kept[i] for i in split.train_indices],
         validation=[fitted.kept[i] for i in split.validation_indices],

@@ -34,7 +34,9 @@ class LoadResult:
 
     def summary(self) -> str:
         formats = ", ".join(f"{name}: {count}" for name, count in sorted(self.formats.items())) or "none"
-        return f"{self.source}: {len(self.conversations)} conversations ({formats}); skipped {len(self.skipped)}"
+        return (
+            f"{self.source}: {len(self.conversations)} conversations ({formats}); skipped {len(self.skipped)}"
+        )
 
 
 def _jsonl_records(path: Path, name: str) -> Iterator[tuple[str, Any]]:
@@ -46,8 +48,15 @@ def _jsonl_records(path: Path, name: str) -> Iterator[tuple[str, Any]]:
             try:
                 yield where, json.loads(line)
             except json.JSONDecodeError as err:
-                yield where, DataError(where, None, f"invalid JSON: {err.msg} (column {err.colno})",
-                                       "fix the line or delete it")
+                yield (
+                    where,
+                    DataError(
+                        where,
+                        None,
+                        f"invalid JSON: {err.msg} (column {err.colno})",
+                        "fix the line or delete it",
+                    ),
+                )
 
 
 def _json_records(path: Path, name: str) -> Iterator[tuple[str, Any]]:
@@ -56,11 +65,19 @@ def _json_records(path: Path, name: str) -> Iterator[tuple[str, Any]]:
     try:
         data = json.loads(text)
     except json.JSONDecodeError as err:
-        raise DataError(f"{name}:{err.lineno}", None, f"invalid JSON: {err.msg} (column {err.colno})",
-                        "fix the file (or write one record per line as .jsonl)") from None
+        raise DataError(
+            f"{name}:{err.lineno}",
+            None,
+            f"invalid JSON: {err.msg} (column {err.colno})",
+            "fix the file (or write one record per line as .jsonl)",
+        ) from None
     if not isinstance(data, list):
-        raise DataError(f"{name}:1", None, f"expected a JSON array of records, got {type(data).__name__}",
-                        "put the records in a top-level array (or write one record per line as .jsonl)")
+        raise DataError(
+            f"{name}:1",
+            None,
+            f"expected a JSON array of records, got {type(data).__name__}",
+            "put the records in a top-level array (or write one record per line as .jsonl)",
+        )
     # The file parsed, so walking it element by element with raw_decode cannot fail; it gives positions.
     decoder, pos = json.JSONDecoder(), text.index("[") + 1
     for _ in data:
@@ -101,8 +118,9 @@ def read_records(source: str | os.PathLike, split: str = "train") -> Iterator[tu
             return _json_records(path, name)
         if suffix == ".parquet":
             return _parquet_records(path, name)
-        raise DataError(name, None, f"unsupported file type {suffix or '(none)'!r}",
-                        f"use one of {', '.join(SUFFIXES)}")
+        raise DataError(
+            name, None, f"unsupported file type {suffix or '(none)'!r}", f"use one of {', '.join(SUFFIXES)}"
+        )
     if path.suffix.lower() in SUFFIXES or path.exists() or name.startswith((".", "/", "~")):
         raise DataError(name, None, "no such file", "check the path")
     return _hub_records(name, split)

@@ -1,8 +1,8 @@
 """Dataset statistics for the inspection notebook and the CLI: counts per task/source, turns, tokens.
 
-    from agentbench_tuning.data.stats import describe
-    stats = describe(conversations, [encode_messages(c["messages"], tok) for c in conversations])
-    print(stats.summary())
+from agentbench_tuning.data.stats import describe
+stats = describe(conversations, [encode_messages(c["messages"], tok) for c in conversations])
+print(stats.summary())
 """
 
 from __future__ import annotations
@@ -60,7 +60,9 @@ def _counts(values: Sequence[str | None]) -> dict[str, int]:
     return dict(sorted(counts.items(), key=lambda item: (-item[1], item[0])))
 
 
-def describe(conversations: Sequence[dict], encoded: Sequence[Encoded], max_length: int = 8192) -> DatasetStats:
+def describe(
+    conversations: Sequence[dict], encoded: Sequence[Encoded], max_length: int = 8192
+) -> DatasetStats:
     """Statistics of `conversations` and their encodings (same order, same length)."""
     if len(conversations) != len(encoded):
         raise ValueError(f"{len(conversations)} conversations but {len(encoded)} encodings")
@@ -69,7 +71,9 @@ def describe(conversations: Sequence[dict], encoded: Sequence[Encoded], max_leng
         conversations=len(conversations),
         per_task=_counts([c.get("task") for c in conversations]),
         per_source=_counts([c.get("source") for c in conversations]),
-        assistant_turns=Spread.of([sum(m["role"] == "assistant" for m in c["messages"]) for c in conversations]),
+        assistant_turns=Spread.of(
+            [sum(m["role"] == "assistant" for m in c["messages"]) for c in conversations]
+        ),
         tokens=Spread.of(lengths),
         total_tokens=sum(lengths),
         trained_tokens=sum(e.num_trained for e in encoded),

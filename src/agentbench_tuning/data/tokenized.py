@@ -22,10 +22,14 @@ def to_dataset(encoded: Sequence[Encoded]):
     import datasets
 
     features = datasets.Features(
-        {"input_ids": datasets.List(datasets.Value("int32")), "labels": datasets.List(datasets.Value("int32"))}
+        {
+            "input_ids": datasets.List(datasets.Value("int32")),
+            "labels": datasets.List(datasets.Value("int32")),
+        }
     )
     return datasets.Dataset.from_dict(
-        {"input_ids": [e.input_ids for e in encoded], "labels": [e.labels for e in encoded]}, features=features
+        {"input_ids": [e.input_ids for e in encoded], "labels": [e.labels for e in encoded]},
+        features=features,
     )
 
 
