@@ -26,9 +26,11 @@ def _():
     from agentbench_tuning.chat import context_report, encode_messages, show_mask
     from agentbench_tuning.data import describe, load_conversations, prepare_conversations, sample_path
     from agentbench_tuning.models import FAMILIES, offline_tokenizer
+    from agentbench_tuning.notebooks import cli_args
 
     return (
         FAMILIES,
+        cli_args,
         context_report,
         describe,
         encode_messages,
@@ -43,8 +45,9 @@ def _():
 
 
 @app.cell
-def _(FAMILIES, mo, sample_path):
-    args = mo.cli_args()
+def _(FAMILIES, cli_args, mo, sample_path):
+    # Not mo.cli_args(): that raises in the exported ipynb on Colab, where there is no marimo runtime.
+    args = cli_args()
     # --debug: the packaged made-up sample, whatever --path says, and a text summary on stdout.
     debug = "debug" in args
     path = mo.ui.text(

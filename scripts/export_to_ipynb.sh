@@ -5,7 +5,7 @@
 #
 # Without NOTEBOOK arguments it exports every marimo notebook in training/, dataset/ and eval/.
 # training/sft.py becomes DIR/training/sft.ipynb (DIR defaults to notebooks_ipynb/, which git ignores).
-# --repo defaults to $ABTUNE_REPO_URL, else this checkout's origin remote (see agentbench_tuning.notebook_export);
+# --repo defaults to $ABTUNE_REPO_URL, else this checkout's origin remote (see agentbench_tuning.notebooks);
 # --ref pins a branch, tag or commit; --extras defaults to vllm,qlora,track.
 set -euo pipefail
 
@@ -28,7 +28,7 @@ while [[ $# -gt 0 ]]; do
 done
 
 if [[ ${#notebooks[@]} -eq 0 ]]; then
-  mapfile -t notebooks < <(cd "$ROOT" && "$PYTHON" -m agentbench_tuning.notebook_export list)
+  mapfile -t notebooks < <(cd "$ROOT" && "$PYTHON" -m agentbench_tuning.notebooks list)
   notebooks=("${notebooks[@]/#/$ROOT/}")
 fi
 if [[ ${#notebooks[@]} -eq 0 ]]; then
@@ -37,7 +37,7 @@ if [[ ${#notebooks[@]} -eq 0 ]]; then
 fi
 
 # Resolve the install requirement first, so a missing repo URL fails before anything is written.
-requirement="$(cd "$ROOT" && "$PYTHON" -m agentbench_tuning.notebook_export requirement ${install_args[@]+"${install_args[@]}"})"
+requirement="$(cd "$ROOT" && "$PYTHON" -m agentbench_tuning.notebooks requirement ${install_args[@]+"${install_args[@]}"})"
 
 exported=()
 for notebook in "${notebooks[@]}"; do
@@ -48,5 +48,5 @@ for notebook in "${notebooks[@]}"; do
   "$PYTHON" -m marimo export ipynb "$notebook" -o "$target" --force
   exported+=("$target")
 done
-(cd "$ROOT" && "$PYTHON" -m agentbench_tuning.notebook_export add-install-cell "${exported[@]}" --requirement "$requirement")
+(cd "$ROOT" && "$PYTHON" -m agentbench_tuning.notebooks add-install-cell "${exported[@]}" --requirement "$requirement")
 printf 'exported %s\n' "${exported[@]}"

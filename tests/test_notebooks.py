@@ -1,6 +1,7 @@
 """Every marimo notebook in training/, dataset/ and eval/ runs headless in debug mode and exports to a valid
-Colab ipynb whose first cell installs the toolkit. Notebooks are found by glob (`find_notebooks`), so a new
-notebook is covered as soon as it exists.
+Colab ipynb whose first cell installs the toolkit; the exported ipynb's cells also run in debug mode in
+plain Python, as a Jupyter/Colab kernel would run them (no marimo runtime there). Notebooks are found by
+glob (`find_notebooks`), so a new notebook is covered as soon as it exists.
 
     pytest tests/test_notebooks.py            # add -m "not slow" to skip the headless runs
 """
@@ -14,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from agentbench_tuning.notebook_export import (
+from agentbench_tuning.notebooks import (
     INSTALL_TAG,
     find_notebooks,
     install_cell_source,
@@ -97,3 +98,27 @@ def test_exported_ipynb_is_valid_and_starts_with_the_install_cell(exported, note
     # The notebook's own cells follow, none of them a second install cell.
     assert len(ipynb.cells) >= 2
     assert all(INSTALL_TAG not in cell.metadata.get("tags", []) for cell in ipynb.cells[1:])
+
+
+# Runs the exported notebook's code cells (after the install cell) top to bottom in one namespace, the way a
+# Jupyter kernel would, with no marimo runtime: this is where `mo.cli_args()` and friends break on Colab.
+_EXEC_CELLS = """
+import sys, nbformat
+cells = nbformat.read(sys.argv[1], as_version=4).cells[1:]
+namespace = {"__name__": "__main__"}
+for number, cell in enumerate(cells, start=2):
+    if cell.cell_type == "code":
+        exec(compile(cell.source, f"{sys.argv[1]} cell {number}", "exec"), namespace)
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=IDS)
+def test_exported_ipynb_runs_outside_marimo(exported, notebook):
+    path = exported / notebook.relative_to(ROOT).with_suffix(".ipynb")
+    env = {**_env(), "ABTUNE_NOTEBOOK_ARGS": "--debug"}
+    result = subprocess.run(
+        [sys.executable, "-c", _EXEC_CELLS, str(path)],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=RUN_TIMEOUT_S,
+    )  # fmt: skip
+    assert result.returncode == 0, f"{path.name} failed outside marimo:\n{result.stderr[-3000:]}"

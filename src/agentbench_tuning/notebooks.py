@@ -1,9 +1,13 @@
-"""Colab-ready Jupyter notebooks from our marimo notebooks: find them, and give each exported ipynb a first
-cell that installs the toolkit. `scripts/export_to_ipynb.sh` drives this after `marimo export ipynb`.
+"""Our marimo notebooks: their command-line arguments in every runtime, finding them, and exporting them to
+Colab-ready Jupyter notebooks whose first cell installs the toolkit (`scripts/export_to_ipynb.sh`).
 
-    python -m agentbench_tuning.notebook_export list                      # the marimo notebooks in the repo
-    python -m agentbench_tuning.notebook_export requirement --repo https://github.com/ORG/REPO --ref v0.1
-    python -m agentbench_tuning.notebook_export add-install-cell out.ipynb --requirement "agentbench-tuning @ git+…"
+Notebooks read their arguments with `cli_args()` rather than `mo.cli_args()`: the latter raises outside a
+marimo runtime, i.e. in the exported ipynb on Colab or Jupyter. There `cli_args()` parses the
+ABTUNE_NOTEBOOK_ARGS environment variable instead (e.g. "--debug --family qwen2.5"), empty by default.
+
+    python -m agentbench_tuning.notebooks list                      # the marimo notebooks in the repo
+    python -m agentbench_tuning.notebooks requirement --repo https://github.com/ORG/REPO --ref v0.1
+    python -m agentbench_tuning.notebooks add-install-cell out.ipynb --requirement "agentbench-tuning @ git+…"
 
 The install cell is `%pip install -q "agentbench-tuning[vllm,qlora,track] @ git+<repo>[@<ref>]"`. The repo
 URL comes from `--repo`, else the ABTUNE_REPO_URL environment variable, else this checkout's `origin`
@@ -16,6 +20,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -24,6 +29,43 @@ NOTEBOOK_DIRS = ("training", "dataset", "eval")
 DEFAULT_EXTRAS = "vllm,qlora,track"
 # Marks the cell we insert, so exporting again replaces it instead of stacking a second one.
 INSTALL_TAG = "abtune-install"
+
+
+def parse_args(text: str) -> dict[str, str | int | float]:
+    """`--key value` and bare `--flag` pairs, like marimo's script-mode parsing ("--debug" -> {"debug": ""})."""
+    args: dict[str, str | int | float] = {}
+    tokens = shlex.split(text)
+    i = 0
+    while i < len(tokens):
+        if not tokens[i].startswith("-"):
+            raise ValueError(f"notebook arguments {text!r}: expected --key, got {tokens[i]!r}")
+        key = tokens[i].lstrip("-")
+        if i + 1 < len(tokens) and not tokens[i + 1].startswith("--"):
+            args[key] = _number_or_text(tokens[i + 1])
+            i += 2
+        else:
+            args[key] = ""
+            i += 1
+    return args
+
+
+def _number_or_text(value: str) -> str | int | float:
+    for kind in (int, float):
+        try:
+            return kind(value)
+        except ValueError:
+            pass
+    return value
+
+
+def cli_args() -> dict:
+    """The notebook's arguments: `mo.cli_args()` under marimo (`python nb.py --debug`, `marimo edit nb.py --
+    --debug`), else (an exported ipynb on Colab/Jupyter) the parsed ABTUNE_NOTEBOOK_ARGS variable."""
+    import marimo as mo
+
+    if mo.app_meta().mode in ("script", "edit", "run"):
+        return dict(mo.cli_args())
+    return parse_args(os.environ.get("ABTUNE_NOTEBOOK_ARGS", ""))
 
 
 def find_notebooks(root: str | os.PathLike = ".") -> list[Path]:
@@ -95,7 +137,7 @@ def add_install_cell(ipynb_path: str | os.PathLike, requirement: str) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m agentbench_tuning.notebook_export", description=__doc__.split("\n")[0]
+        prog="python -m agentbench_tuning.notebooks", description=__doc__.split("\n")[0]
     )
     commands = parser.add_subparsers(dest="command", required=True)
     listing = commands.add_parser("list", help="print the marimo notebooks under ROOT")

@@ -1,18 +1,42 @@
-"""The install-cell step of the ipynb export: URLs, repo resolution, idempotent insertion, notebook discovery."""
+"""agentbench_tuning.notebooks: notebook arguments outside marimo, URLs, repo resolution, idempotent install
+cell insertion, notebook discovery."""
 
 from __future__ import annotations
 
 import pytest
 
-from agentbench_tuning.notebook_export import (
+from agentbench_tuning.notebooks import (
     INSTALL_TAG,
     add_install_cell,
+    cli_args,
     find_notebooks,
     https_git_url,
     install_requirement,
     main,
+    parse_args,
     resolve_repo_url,
 )
+
+
+def test_parse_args_like_marimo_script_mode():
+    # marimo turns `python nb.py --debug --max-length 100 --path x.jsonl` into these values (checked by hand).
+    assert parse_args("--debug --max-length 100 --path x.jsonl") == {
+        "debug": "",
+        "max-length": 100,
+        "path": "x.jsonl",
+    }
+    assert parse_args("--lr 0.5 --name 'a b'") == {"lr": 0.5, "name": "a b"}
+    assert parse_args("") == {}
+    with pytest.raises(ValueError, match="expected --key, got 'stray'"):
+        parse_args("stray --debug")
+
+
+def test_cli_args_outside_marimo_reads_the_environment(monkeypatch):
+    # pytest has no marimo runtime, like a Colab kernel running the exported ipynb.
+    monkeypatch.setenv("ABTUNE_NOTEBOOK_ARGS", "--debug --family qwen2.5")
+    assert cli_args() == {"debug": "", "family": "qwen2.5"}
+    monkeypatch.delenv("ABTUNE_NOTEBOOK_ARGS")
+    assert cli_args() == {}
 
 
 @pytest.mark.parametrize(
