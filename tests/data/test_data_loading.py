@@ -197,3 +197,35 @@ def test_packaged_sample_loads_in_all_three_formats():
     assert loaded.formats == {"messages": 5, "conversations": 3, "prompt_completion": 2}
     assert [c["task"] for c in loaded.conversations].count("dbbench") == 5
     assert json.loads(json.dumps(loaded.conversations)) == loaded.conversations  # plain JSON data only
+
+
+def test_non_utf8_file_names_the_line(tmp_path):
+    path = tmp_path / "latin1.jsonl"
+    path.write_bytes(b'{"prompt": "a", "completion": "b"}\n{"prompt": "caf\xe9", "completion": "b"}\n')
+    with pytest.raises(DataError) as info:
+        load_conversations(path)
+    assert str(info.value) == f"{path}:2: not UTF-8 text (byte 0xe9); re-save the file as UTF-8"
+
+
+def test_directory_is_not_a_hub_id(tmp_path):
+    with pytest.raises(DataError) as info:
+        load_conversations(tmp_path)
+    assert str(info.value) == f"{tmp_path}: is a directory; pass one .jsonl, .json, .parquet file inside it"
+
+
+def test_json_array_line_numbers_over_many_records(tmp_path):
+    # Records on lines 2, 3, 5 (a blank line 4 in between); the last one is bad.
+    good = '{"prompt": "a", "completion": "b"}'
+    path = tmp_path / "many.json"
+    path.write_text(f'[\n{good},\n{good},\n\n{{"prompt": "a", "completion": " "}}\n]\n')
+    with pytest.raises(DataError) as info:
+        load_conversations(path)
+    assert str(info.value).startswith(f"{path}:5: completion: empty assistant turn")
+
+
+def test_non_utf8_json_array_names_the_line(tmp_path):
+    path = tmp_path / "latin1.json"
+    path.write_bytes(b'[\n{"prompt": "a", "completion": "b"},\n{"prompt": "caf\xe9", "completion": "b"}\n]')
+    with pytest.raises(DataError) as info:
+        load_conversations(path)
+    assert str(info.value) == f"{path}:3: not UTF-8 text (byte 0xe9); re-save the file as UTF-8"

@@ -40,11 +40,17 @@ class LoadResult:
 
 
 def _jsonl_records(path: Path, name: str) -> Iterator[tuple[str, Any]]:
-    with open(path, encoding="utf-8") as handle:
-        for lineno, line in enumerate(handle, start=1):
+    with open(path, "rb") as handle:  # bytes, so a non-UTF-8 line is reported with its number
+        for lineno, raw in enumerate(handle, start=1):
+            where = f"{name}:{lineno}"
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as err:
+                raise DataError(
+                    where, None, f"not UTF-8 text (byte {raw[err.start]:#04x})", "re-save the file as UTF-8"
+                ) from None
             if not line.strip():
                 continue
-            where = f"{name}:{lineno}"
             try:
                 yield where, json.loads(line)
             except json.JSONDecodeError as err:
@@ -61,7 +67,17 @@ def _jsonl_records(path: Path, name: str) -> Iterator[tuple[str, Any]]:
 
 def _json_records(path: Path, name: str) -> Iterator[tuple[str, Any]]:
     """Records of a file holding one JSON array, each located at the line its value starts on."""
-    text = path.read_text(encoding="utf-8")
+    raw = path.read_bytes()
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        line = raw.count(b"\n", 0, err.start) + 1
+        raise DataError(
+            f"{name}:{line}",
+            None,
+            f"not UTF-8 text (byte {raw[err.start]:#04x})",
+            "re-save the file as UTF-8",
+        ) from None
     try:
         data = json.loads(text)
     except json.JSONDecodeError as err:
@@ -80,12 +96,14 @@ def _json_records(path: Path, name: str) -> Iterator[tuple[str, Any]]:
         )
     # The file parsed, so walking it element by element with raw_decode cannot fail; it gives positions.
     decoder, pos = json.JSONDecoder(), text.index("[") + 1
+    line, counted_to = 1, 0  # lines are counted incrementally: recounting from 0 is quadratic in big files
     for _ in data:
         while text[pos] in " \t\r\n,":
             pos += 1
-        value, end = decoder.raw_decode(text, pos)
-        yield f"{name}:{text.count(chr(10), 0, pos) + 1}", value
-        pos = end
+        line += text.count("\n", counted_to, pos)
+        counted_to = pos
+        value, pos = decoder.raw_decode(text, pos)
+        yield f"{name}:{line}", value
 
 
 def _parquet_records(path: Path, name: str) -> Iterator[tuple[str, Any]]:
@@ -121,6 +139,8 @@ def read_records(source: str | os.PathLike, split: str = "train") -> Iterator[tu
         raise DataError(
             name, None, f"unsupported file type {suffix or '(none)'!r}", f"use one of {', '.join(SUFFIXES)}"
         )
+    if path.is_dir():
+        raise DataError(name, None, "is a directory", f"pass one {', '.join(SUFFIXES)} file inside it")
     if path.suffix.lower() in SUFFIXES or path.exists() or name.startswith((".", "/", "~")):
         raise DataError(name, None, "no such file", "check the path")
     return _hub_records(name, split)
