@@ -229,3 +229,13 @@ def test_non_utf8_json_array_names_the_line(tmp_path):
     with pytest.raises(DataError) as info:
         load_conversations(path)
     assert str(info.value) == f"{path}:3: not UTF-8 text (byte 0xe9); re-save the file as UTF-8"
+
+
+def test_schema_output_loads_back_unchanged(tmp_path):
+    # The schema is itself a valid input (OpenAI style plus metadata), so normalising twice changes nothing.
+    conversations = load_conversations(sample_path()).conversations
+    path = tmp_path / "normalised.jsonl"
+    path.write_text("".join(json.dumps(c) + "\n" for c in conversations))
+    reloaded = load_conversations(path)
+    assert reloaded.conversations == conversations
+    assert reloaded.formats == {"messages": len(conversations)}
