@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from agentbench_tuning.data import DataError, load_conversations, read_records, sample_path
+from agentbench_tuning.data import DataError, load_all, load_conversations, read_records, sample_path
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -239,3 +239,13 @@ def test_schema_output_loads_back_unchanged(tmp_path):
     reloaded = load_conversations(path)
     assert reloaded.conversations == conversations
     assert reloaded.formats == {"messages": len(conversations)}
+
+
+def test_load_all_concatenates_in_order():
+    sample, bad = sample_path(), FIXTURES / "wrong_role.jsonl"
+    loaded = load_all([sample, bad], on_error="skip")
+    assert loaded.source == f"{sample}, {bad}"
+    # 10 sample records (5 messages, 3 conversations, 2 prompt/completion) + 1 good line of wrong_role.jsonl.
+    assert loaded.formats == {"messages": 6, "conversations": 3, "prompt_completion": 2}
+    assert loaded.conversations[-1]["messages"][1]["content"] == "ACTION: open box 1"
+    assert len(loaded.skipped) == 1 and loaded.skipped[0].startswith(f"{bad}:2: ")

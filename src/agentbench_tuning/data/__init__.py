@@ -17,7 +17,7 @@ from .curation import (
     split_train_validation,
     stratum,
 )
-from .loading import LoadResult, load_conversations, read_records
+from .loading import LoadResult, load_all, load_conversations, read_records
 from .samples import sample_path
 from .schema import DataError, to_conversation
 from .stats import DatasetStats, describe
@@ -33,6 +33,7 @@ __all__ = [
     "dedupe",
     "describe",
     "filter_by_length",
+    "load_all",
     "load_conversations",
     "prepare_conversations",
     "read_records",

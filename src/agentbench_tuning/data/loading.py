@@ -7,6 +7,7 @@ hub dataset (rows count from 0, like `dataset[N]`).
     from agentbench_tuning.data import load_conversations
     loaded = load_conversations("train.jsonl")          # raises DataError on the first bad record
     loaded = load_conversations("org/name", split="train", on_error="skip")
+    loaded = load_all(["dbbench.jsonl", "alfworld.jsonl"])  # several sources, concatenated in order
     print(loaded.summary())
 """
 
@@ -15,7 +16,7 @@ from __future__ import annotations
 import json
 import os
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -172,3 +173,24 @@ def load_conversations(
                 raise
             skipped.append(str(err))
     return LoadResult(str(source), conversations, dict(formats), skipped)
+
+
+def load_all(
+    sources: Sequence[str | os.PathLike],
+    split: str = "train",
+    on_error: str = "raise",
+    require_final_assistant: bool = True,
+) -> LoadResult:
+    """`load_conversations` of each source, concatenated in order (formats summed, skipped lines joined)."""
+    if not sources:
+        raise ValueError("no data sources given")
+    results = [load_conversations(s, split, on_error, require_final_assistant) for s in sources]
+    formats: Counter = Counter()
+    for result in results:
+        formats.update(result.formats)
+    return LoadResult(
+        source=", ".join(r.source for r in results),
+        conversations=[c for r in results for c in r.conversations],
+        formats=dict(formats),
+        skipped=[line for r in results for line in r.skipped],
+    )
