@@ -22,13 +22,15 @@ def _():
     from agentbench_tuning.config import config_to_dict, load_sft_config
     from agentbench_tuning.models import load_tokenizer
     from agentbench_tuning.training.sft import build_sft_trainer, train
-    from agentbench_tuning.training.sft_data import load_conversations
+    from agentbench_tuning.notebooks import cli_args
+    from agentbench_tuning.training.sft_data import load_sources
 
     return (
         build_sft_trainer,
+        cli_args,
         config_to_dict,
         encode_messages,
-        load_conversations,
+        load_sources,
         load_sft_config,
         load_tokenizer,
         mo,
@@ -38,10 +40,10 @@ def _():
 
 
 @app.cell
-def _(mo):
+def _(cli_args, mo):
     import glob
 
-    args = mo.cli_args()
+    args = cli_args()
     debug = "debug" in args
     presets = sorted(glob.glob("configs/*.yaml"))
     default = str(args.get("config") or "configs/debug.yaml")
@@ -76,9 +78,9 @@ def _(config_to_dict, mo):
 
 
 @app.cell
-def _(cfg, encode_messages, load_conversations, load_tokenizer, mo, show_mask):
+def _(cfg, encode_messages, load_sources, load_tokenizer, mo, show_mask):
     tokenizer = load_tokenizer(cfg.model.name_or_path)
-    sample = load_conversations(cfg.data.train[:1])[0]
+    sample = load_sources(cfg.data.train[:1])[0]
     encoded = encode_messages(sample["messages"], tokenizer)
     mo.vstack([
         mo.md(f"### What the loss sees\n{encoded.num_trained} of {len(encoded)} tokens trained "

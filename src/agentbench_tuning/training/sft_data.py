@@ -1,17 +1,45 @@
-"""Conversations -> the pre-tokenized train/eval datasets the SFT trainer consumes.
+"""Data sources -> the pre-tokenized train/eval datasets the SFT trainer consumes.
 
-Each example is rendered with the model's own chat template by `chat.encode_messages`; over-long examples
-are dropped or cut at a turn boundary (`chat.fit_to_length`), and both outcomes are reported.
+A source is a file (jsonl/json/parquet), a `datasets` hub id, or `gen:<env>:<n>[:<seed>]`, which asks our own
+generators for n SFT conversations (`gen:dbbench:3000`, `gen:alfworld:1500`). Conversations are deduplicated,
+fitted to `max_length` (dropped or cut at a turn boundary, never inside a trained turn), split stratified by
+task, and encoded with the model's own chat template by `chat.encode_messages`.
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
-from pathlib import Path
 
-from agentbench_tuning.chat import ContextReport, context_report, encode_messages, fit_to_length
+from agentbench_tuning.chat import ContextReport
 from agentbench_tuning.config import DataSettings
+from agentbench_tuning.data import filter_by_length, load_all, prepare_conversations, to_dataset
+
+
+def generate_conversations(env: str, n: int, seed: int) -> list[dict]:
+    """n SFT conversations from our own generator for `env` (no benchmark data involved)."""
+    if env == "dbbench":
+        from agentbench_tuning.envs.dbbench import sft_conversations
+    elif env == "alfworld":
+        from agentbench_tuning.envs.alfworld import sft_conversations
+    else:
+        raise ValueError(f"gen:{env}: unknown generator; use gen:dbbench:N or gen:alfworld:N")
+    return sft_conversations(n, seed=seed)
+
+
+def load_sources(sources: list[str], seed: int = 0) -> list[dict]:
+    conversations: list[dict] = []
+    files = []
+    for source in sources:
+        if source.startswith("gen:"):
+            parts = source.split(":")
+            if len(parts) not in (3, 4) or not all(p.isdigit() for p in parts[2:]):
+                raise ValueError(f"data source {source!r}: write gen:<dbbench|alfworld>:<count>[:<seed>]")
+            conversations += generate_conversations(parts[1], int(parts[2]), int(parts[3]) if len(parts) == 4 else seed)
+        else:
+            files.append(source)
+    if files:
+        conversations += load_all(files).conversations
+    return conversations
 
 
 @dataclass
@@ -20,46 +48,27 @@ class SFTData:
     eval: object | None
     context_train: ContextReport
     context_eval: ContextReport | None
-
-
-def _read_jsonl_messages(path: str) -> list[dict]:
-    rows = []
-    with Path(path).open(encoding="utf-8") as fh:
-        for line in fh:
-            if line.strip():
-                rows.append(json.loads(line))
-    return rows
-
-
-def tokenize_conversations(conversations: list[dict], tokenizer, max_length: int, overlong: str):
-    """(datasets.Dataset with input_ids/labels, ContextReport)."""
-    from datasets import Dataset
-
-    encoded = [encode_messages(c["messages"], tokenizer) for c in conversations]
-    report = context_report(encoded, max_length, overlong)
-    fitted = [fit_to_length(e, max_length, overlong).encoded for e in encoded]
-    rows = [{"input_ids": e.input_ids, "labels": e.labels} for e in fitted if e is not None and e.num_trained]
-    return Dataset.from_list(rows), report
-
-
-def load_conversations(sources: list[str]) -> list[dict]:
-    """Conversations from every source (files for now; generators are wired in by the env packages)."""
-    return [c for source in sources for c in _read_jsonl_messages(source)]
+    summary: str
 
 
 def prepare_sft_data(settings: DataSettings, tokenizer) -> SFTData:
-    import random
-
-    train = load_conversations(settings.train)
-    evaluation = load_conversations(settings.eval)
-    if not evaluation and settings.eval_fraction > 0:
-        random.Random(settings.seed).shuffle(train)
-        n_eval = max(1, int(len(train) * settings.eval_fraction))
-        evaluation, train = train[:n_eval], train[n_eval:]
-    train_ds, train_report = tokenize_conversations(train, tokenizer, settings.max_length, settings.overlong)
-    eval_ds, eval_report = (None, None)
-    if evaluation:
-        eval_ds, eval_report = tokenize_conversations(
-            evaluation, tokenizer, settings.max_length, settings.overlong
-        )
-    return SFTData(train_ds, eval_ds, train_report, eval_report)
+    """Load, dedupe, fit, split (stratified by task) and tokenize."""
+    fraction = 0.0 if settings.eval else settings.eval_fraction
+    prepared = prepare_conversations(
+        load_sources(settings.train, settings.seed), tokenizer, settings.max_length, fraction, settings.seed,
+        settings.overlong,
+    )
+    eval_encoded, eval_report = prepared.validation_encoded, None
+    if settings.eval:
+        fitted = filter_by_length(load_sources(settings.eval, settings.seed), tokenizer, settings.max_length,
+                                  settings.overlong)
+        eval_encoded, eval_report = fitted.encoded, fitted.report
+    if not prepared.train_encoded:
+        raise ValueError(f"no training examples left: {prepared.summary()}")
+    return SFTData(
+        train=to_dataset(prepared.train_encoded),
+        eval=to_dataset(eval_encoded) if eval_encoded else None,
+        context_train=prepared.report,
+        context_eval=eval_report,
+        summary=prepared.summary(),
+    )
