@@ -10,6 +10,7 @@ from .env import MAX_ROUNDS, Backend, DBBenchEnv
 from .evaluate import evaluate, run_episode
 from .grade import answers_match, answers_match_fc, summarize
 from .mysql_backend import MySQLBackend
+from . import server
 from .prompts import INSTRUCTION, import_agentbench_prompts
 from .sqlite_backend import SQLiteBackend
 from .task import DBTask, load_tasks
