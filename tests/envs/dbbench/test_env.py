@@ -122,3 +122,16 @@ def test_oracle_on_missing_table_does_not_crash(backend, city):
     task.columns, task.table_name = ["a", "a"], "T"  # duplicate column names: set-up fails, v0.2 goes on
     rec = run_episode(DBBenchEnv(backend), task, oracle_agent)
     assert rec["status"] == "completed" and rec["verdict"] is False
+
+
+def test_statement_block_with_two_statements(backend, towns):
+    # v0.2 executed blocks with multi=True: MySQL runs both statements and shows the first result (so the
+    # DELETE happens); sqlite3 refuses more than one statement (a documented difference).
+    env = DBBenchEnv(backend)
+    env.reset(towns)
+    first = env.step(OP.format("SELECT COUNT(*) FROM `Towns of Vell (2020)`; DELETE FROM `Towns of Vell (2020)`;"))
+    after = env.step(OP.format("SELECT COUNT(*) FROM `Towns of Vell (2020)`;")).observation
+    if backend.name == "mysql":
+        assert (first.observation, after) == ("[(5,)]", "[(0,)]")
+    else:
+        assert (first.observation, after) == ("You can only execute one statement at a time.", "[(5,)]")

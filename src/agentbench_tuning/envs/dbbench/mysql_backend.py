@@ -116,14 +116,27 @@ class MySQLBackend:
             cur = self._sandbox().cursor()
             cur.execute(sql)
             rows = cur.fetchmany(MAX_ROWS) if cur.with_rows else []
-            if cur.with_rows and cur.fetchone() is not None:
+            if not self._drain(cur):
                 self._drop_connection()  # leave the unread rest on the server, not in our memory
-            else:
-                cur.close()
             return str(rows)
         except mysql.connector.Error as err:
             self._drop_connection()
             return str(err)
+
+    @staticmethod
+    def _drain(cur) -> bool:
+        """Read what the statement left: more rows, or the results of further statements in the block (v0.2
+        ran blocks with multi=True, so `SELECT 1; DROP TABLE t` runs both and shows the first result).
+        False when too much is left to read; the caller then drops the connection."""
+        if cur.with_rows and cur.fetchone() is not None:
+            return False
+        for _ in range(16):
+            if not cur.nextset():
+                cur.close()
+                return True
+            if cur.with_rows and len(cur.fetchmany(MAX_ROWS + 1)) > MAX_ROWS:
+                return False
+        return False
 
     def _drop_connection(self) -> None:
         if self._conn is not None:
