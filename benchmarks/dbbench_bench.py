@@ -15,7 +15,14 @@ import tempfile
 import time
 from pathlib import Path
 
-from agentbench_tuning.envs.dbbench import DBBenchEnv, MySQLBackend, SQLiteBackend, evaluate, oracle_agent, server
+from agentbench_tuning.envs.dbbench import (
+    DBBenchEnv,
+    MySQLBackend,
+    SQLiteBackend,
+    evaluate,
+    oracle_agent,
+    server,
+)
 from agentbench_tuning.envs.dbbench.generate import GenConfig, generate
 from agentbench_tuning.envs.dbbench.hostile import HOSTILE
 from agentbench_tuning.eval.records import write_json_atomic

@@ -45,8 +45,16 @@ def eval_dbbench(
     from rich.table import Table
 
     from agentbench_tuning.envs.base import load_replay
-    from agentbench_tuning.envs.dbbench import (DBBenchEnv, ReplayAgents, TransformersAgent, evaluate, load_tasks,
-                                                make_backend, oracle_agent, server)
+    from agentbench_tuning.envs.dbbench import (
+        DBBenchEnv,
+        ReplayAgents,
+        TransformersAgent,
+        evaluate,
+        load_tasks,
+        make_backend,
+        oracle_agent,
+        server,
+    )
 
     tasks = load_tasks(data)[:limit]
     if agent == "oracle":

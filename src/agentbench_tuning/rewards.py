@@ -77,7 +77,7 @@ def dbbench_sql_execution(completions: list[Any], sample: list[Any], **kwargs) -
     from agentbench_tuning.envs.dbbench.grade import parse_sql
 
     scores = []
-    for completion, raw in zip(completions, sample):
+    for completion, raw in zip(completions, sample, strict=True):
         task = _dbbench_task(raw)
         predicted = parse_sql(_completion_text(completion))
         if predicted is None:

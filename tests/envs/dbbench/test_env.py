@@ -9,8 +9,14 @@ import hashlib
 
 import pytest
 
-from agentbench_tuning.envs.dbbench import (DBBenchEnv, MySQLBackend, ReplayAgents, SQLiteBackend, oracle_agent,
-                                            run_episode)
+from agentbench_tuning.envs.dbbench import (
+    DBBenchEnv,
+    MySQLBackend,
+    ReplayAgents,
+    SQLiteBackend,
+    oracle_agent,
+    run_episode,
+)
 from agentbench_tuning.envs.dbbench.prompts import INSTRUCTION
 
 OP = "Let me query.\nAction: Operation\n```sql\n{}\n```"

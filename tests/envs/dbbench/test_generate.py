@@ -6,7 +6,14 @@ import json
 
 import pytest
 
-from agentbench_tuning.envs.dbbench import DBBenchEnv, MySQLBackend, SQLiteBackend, evaluate, load_tasks, oracle_agent
+from agentbench_tuning.envs.dbbench import (
+    DBBenchEnv,
+    MySQLBackend,
+    SQLiteBackend,
+    evaluate,
+    load_tasks,
+    oracle_agent,
+)
 from agentbench_tuning.envs.dbbench.generate import GenConfig, generate, gold_hash, write_generated
 
 N = 320

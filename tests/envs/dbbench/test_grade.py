@@ -4,8 +4,16 @@ from __future__ import annotations
 
 import pytest
 
-from agentbench_tuning.envs.dbbench.grade import (answers_match, answers_match_fc, cut_result, parse_action,
-                                                  parse_answer_list, parse_final_answer, parse_sql, summarize)
+from agentbench_tuning.envs.dbbench.grade import (
+    answers_match,
+    answers_match_fc,
+    cut_result,
+    parse_action,
+    parse_answer_list,
+    parse_final_answer,
+    parse_sql,
+    summarize,
+)
 
 # (captured answer text, label, v0.2 verdict, why)
 CASES = [

@@ -144,7 +144,7 @@ def insert(t: Table, rng: random.Random) -> Question | None:
     row = [value_for(c, rng, t.theme.category) for c in t.columns]
     if row[0].lower() in {k.lower() for k in t.values(t.columns[0])}:
         return None
-    facts = ", ".join(f"{c.name} {v}" for c, v in zip(t.columns, row))
+    facts = ", ".join(f"{c.name} {v}" for c, v in zip(t.columns, row, strict=True))
     cols = ", ".join(q(c.name) for c in t.columns)
     vals = ", ".join(lit(v) for v in row)
     return Question("INSERT", f"Add a new {t.theme.entity} to the table with {facts}.",
