@@ -23,6 +23,8 @@ from .grade import hash_query, quote_ident
 from .task import DBTask
 
 MAX_ROWS = 2000  # str() of this many rows is far above the 800 characters the harness shows
+# What mysql-connector-python 8.0.33 (v0.2's client) said when v0.2 committed after a multi-statement block.
+OUT_OF_SYNC = "Commands out of sync; you can't run this command now"
 
 
 @dataclass(frozen=True)
@@ -61,9 +63,9 @@ class MySQLBackend:
         self._db: str | None = None
         self._conn = None
 
-    def _connect(self, user: str, password: str, database: str | None = None):
+    def _connect(self, user: str, password: str, database: str | None = None, autocommit: bool = True):
         conn = mysql.connector.connect(host=self.url.host, port=self.url.port, user=user, password=password,
-                                       database=database, autocommit=True, connection_timeout=30,
+                                       database=database, autocommit=autocommit, connection_timeout=30,
                                        charset="utf8mb4", allow_local_infile=False)
         with conn.cursor() as cur:
             # AgentBench's grader ran on MySQL 8 defaults: a 1024-byte group_concat (MariaDB's default is 1 MiB).
@@ -101,9 +103,9 @@ class MySQLBackend:
     def _sandbox(self):
         if self._conn is None:
             try:
-                conn = self._connect(self._sandbox_user, self._sandbox_password, self._db)
+                conn = self._connect(self._sandbox_user, self._sandbox_password, self._db, autocommit=False)
             except mysql.connector.Error:  # the database could not be created: connect without one
-                conn = self._connect(self._sandbox_user, self._sandbox_password)
+                conn = self._connect(self._sandbox_user, self._sandbox_password, autocommit=False)
             limit = (f"SET SESSION max_statement_time = {self.timeout_s}" if self._mariadb
                      else f"SET SESSION max_execution_time = {int(self.timeout_s * 1000)}")
             with conn.cursor() as cur:
@@ -112,32 +114,44 @@ class MySQLBackend:
         return self._conn
 
     def execute(self, sql: str) -> str:
-        """Run one model statement; the text v0.2 shows (before its 800-character cut)."""
+        """Run one model block; the text v0.2 shows (before its 800-character cut).
+
+        v0.2 ran blocks with `multi=True` and then committed: with more than one statement the commit failed
+        with "Commands out of sync" and the reconnect before the next statement rolled the changes back
+        (DDL, which commits implicitly, stays). Checked against mysql-connector-python 8.0.33 by
+        benchmarks/dbbench_reference_check.py.
+        """
         try:
-            cur = self._sandbox().cursor()
+            conn = self._sandbox()
+            cur = conn.cursor()
             cur.execute(sql)
             rows = cur.fetchmany(MAX_ROWS) if cur.with_rows else []
-            if not self._drain(cur):
+            if cur.with_rows and cur.fetchone() is not None:
                 self._drop_connection()  # leave the unread rest on the server, not in our memory
+                return str(rows)
+            if self._more_results(cur):
+                conn.rollback()
+                return OUT_OF_SYNC
+            cur.close()
+            conn.commit()
             return str(rows)
         except mysql.connector.Error as err:
             self._drop_connection()
             return str(err)
 
-    @staticmethod
-    def _drain(cur) -> bool:
-        """Read what the statement left: more rows, or the results of further statements in the block (v0.2
-        ran blocks with multi=True, so `SELECT 1; DROP TABLE t` runs both and shows the first result).
-        False when too much is left to read; the caller then drops the connection."""
-        if cur.with_rows and cur.fetchone() is not None:
+    def _more_results(self, cur) -> bool:
+        """Whether the block held further statements; reads (and so runs) them all, as the server does."""
+        if not cur.nextset():
             return False
-        for _ in range(16):
-            if not cur.nextset():
-                cur.close()
-                return True
-            if cur.with_rows and len(cur.fetchmany(MAX_ROWS + 1)) > MAX_ROWS:
-                return False
-        return False
+        try:
+            while True:
+                if cur.with_rows and len(cur.fetchmany(MAX_ROWS + 1)) > MAX_ROWS:
+                    self._drop_connection()
+                    return True
+                if not cur.nextset():
+                    return True
+        except mysql.connector.Error:
+            return True  # v0.2 never read the later statements' errors: its commit failed first
 
     def _drop_connection(self) -> None:
         if self._conn is not None:
