@@ -154,3 +154,22 @@ def test_ddl_in_a_block_stays_on_mysql(mysql_url, towns):
         assert env.step(OP.format("SHOW TABLES")).observation == "[('Towns of Vell (2020)',), ('extra',)]"
     finally:
         backend.close()
+
+
+def test_set_with_numbers_stores_their_text(backend, city):
+    # `SET col = 4` on a TEXT column stores '4' (MySQL converts; SQLite's TEXT affinity too). The SQLite
+    # translation must leave SET assignments alone (they are `=` nodes, not comparisons).
+    rows = [list(r) for r in city().rows]
+    rows[1][2], rows[1][3] = "4", "5"
+    sql = "UPDATE `Towns of Vell (2020)` SET `Bridges` = 4, `Founded` = 5 WHERE `Town` = 'Bexa';"
+    task = city("UPDATE", [sql], _expected_hash(rows))
+    assert run_episode(DBBenchEnv(backend), task, oracle_agent)["verdict"] is True
+
+
+@pytest.mark.parametrize("literal", ["'arlo'", "'ARLO  '", "'Ârlo'"])
+def test_text_equality_follows_mysql_collation(backend, towns, literal):
+    # utf8mb4_general_ci ignores case, trailing spaces and accents; the SQLite columns use the same rule.
+    env = DBBenchEnv(backend)
+    env.reset(towns)
+    obs = env.step(OP.format(f"SELECT `Town` FROM `Towns of Vell (2020)` WHERE `Town` = {literal};")).observation
+    assert obs == "[('Arlo',)]"

@@ -1,7 +1,7 @@
 """The embedded DB Bench backend: SQLite, an approximation of the MySQL harness for quick runs.
 
-Handled: one in-memory database per episode, columns declared `TEXT COLLATE NOCASE` (MySQL's default
-collation compares text case-insensitively), MySQL SQL translated with sqlglot, comparisons of a column
+Handled: one in-memory database per episode, columns declared `TEXT COLLATE mysql_ci` (like MySQL's default
+collation: case- and accent-insensitive, trailing spaces ignored), MySQL SQL translated with sqlglot, comparisons of a column
 with a number made numeric as MySQL does (`CAST(col AS REAL)`), `md5`/`concat_ws`/`concat` functions, and
 the v0.2 table hash computed with MySQL's exact semantics (so INSERT/UPDATE hashes equal MariaDB's).
 Sandbox: an authorizer denying ATTACH/DETACH, writing pragmas and extension loading; a time limit through
@@ -16,6 +16,7 @@ import hashlib
 import logging
 import sqlite3
 import time
+import unicodedata
 
 import sqlglot
 from sqlglot import exp
@@ -48,6 +49,17 @@ def _concat(*values):
     return None if any(v is None for v in values) else "".join(str(v) for v in values)
 
 
+def _mysql_ci_key(text: str) -> str:
+    # utf8mb4_general_ci: case- and accent-insensitive, trailing spaces ignored (PAD SPACE).
+    decomposed = unicodedata.normalize("NFKD", text.rstrip(" "))
+    return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
+
+
+def _mysql_ci(a: str, b: str) -> int:
+    ka, kb = _mysql_ci_key(a), _mysql_ci_key(b)
+    return (ka > kb) - (ka < kb)
+
+
 def _authorize(action, arg1, arg2, _db, _trigger):
     if action in (sqlite3.SQLITE_ATTACH, sqlite3.SQLITE_DETACH):
         return sqlite3.SQLITE_DENY
@@ -60,7 +72,8 @@ def _authorize(action, arg1, arg2, _db, _trigger):
 
 def _numeric_comparisons(node: exp.Expression) -> exp.Expression:
     """MySQL compares a string with a number as doubles ('16' = 16, '?' = 0); SQLite would compare text."""
-    if isinstance(node, (exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE)):
+    if isinstance(node, (exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE)) and not isinstance(node.parent, exp.Update):
+        # (an EQ directly under UPDATE is a SET assignment, not a comparison)
         left, right = node.left, node.right
         if _is_number(right) and isinstance(left, exp.Column):
             node.set("this", exp.cast(left, "REAL"))
@@ -105,13 +118,14 @@ class SQLiteBackend:
     def open(self, task: DBTask) -> None:
         self.close_episode()
         conn = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
+        conn.create_collation("mysql_ci", _mysql_ci)
         conn.create_function("md5", 1, _md5, deterministic=True)
         conn.create_function("concat_ws", -1, _concat_ws, deterministic=True)
         conn.create_function("concat", -1, _concat, deterministic=True)
         conn.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, MAX_LENGTH)
         conn.setlimit(sqlite3.SQLITE_LIMIT_ATTACHED, 0)
         self._conn = conn
-        cols = ",".join(f"{_quote(c)} TEXT COLLATE NOCASE" for c in task.columns)
+        cols = ",".join(f"{_quote(c)} TEXT COLLATE mysql_ci" for c in task.columns)
         try:
             conn.execute(f"CREATE TABLE {_quote(task.table_name)} ({cols})")
             if task.rows:
