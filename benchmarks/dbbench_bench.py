@@ -8,6 +8,7 @@ MariaDB, and a sandbox fuzz run (hostile list + random statements) on both backe
 from __future__ import annotations
 
 import argparse
+import os
 import platform
 import random
 import string
@@ -79,6 +80,7 @@ def main() -> None:
     tasks = [s.task for s in samples]
     statements = list(HOSTILE) + random_statements(args.fuzz, seed=0)
     results = {"machine": platform.processor() or platform.machine(), "python": platform.python_version(),
+               "cpus": os.cpu_count(), "load_average_at_start": os.getloadavg(),
                "generator": {"samples": len(tasks), "seconds": round(gen_s, 3),
                              "samples_per_s": round(len(tasks) / gen_s, 1), "backend": "sqlite"},
                "oracle": {"sqlite": oracle_rate(SQLiteBackend(), tasks)},
