@@ -102,7 +102,7 @@ def main() -> None:
             server.stop(data)
     RESULTS.mkdir(exist_ok=True)
     write_json_atomic(RESULTS / "dbbench.json", results)
-    lines = ["# DB Bench benchmark", "", "`python benchmarks/dbbench_bench.py --n %d --fuzz %d`" % (args.n, args.fuzz), "",
+    lines = ["# DB Bench benchmark", "", f"`python benchmarks/dbbench_bench.py --n {args.n} --fuzz {args.fuzz}`", "",
              f"- generator (sqlite): {results['generator']['samples_per_s']} samples/s ({len(tasks)} samples)",
              f"- generator (mysql): {results['generator_mysql']['samples_per_s']} samples/s (100 samples)"]
     for name, r in results["oracle"].items():

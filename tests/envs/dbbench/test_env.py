@@ -173,3 +173,23 @@ def test_text_equality_follows_mysql_collation(backend, towns, literal):
     env.reset(towns)
     obs = env.step(OP.format(f"SELECT `Town` FROM `Towns of Vell (2020)` WHERE `Town` = {literal};")).observation
     assert obs == "[('Arlo',)]"
+
+
+@pytest.mark.mysql
+def test_unique_databases_run_side_by_side(mysql_url, city):
+    # Two episodes of one sample at once (GRPO groups) need separate databases; the 62-character table name
+    # plus a suffix must still fit MySQL's 64-character database names.
+    task = city()
+    task.table_name = "T" * 62
+    task.add_description = ""
+    backends = [MySQLBackend(mysql_url, unique_databases=True) for _ in range(2)]
+    try:
+        envs = [DBBenchEnv(b) for b in backends]
+        for env in envs:
+            env.reset(task)
+        envs[0].step(OP.format(f"DELETE FROM `{'T' * 62}`;"))
+        counts = [env.step(OP.format(f"SELECT COUNT(*) FROM `{'T' * 62}`;")).observation for env in envs]
+    finally:
+        for b in backends:
+            b.close()
+    assert counts == ["[(0,)]", "[(5,)]"]

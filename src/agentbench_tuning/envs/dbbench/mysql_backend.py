@@ -85,8 +85,11 @@ class MySQLBackend:
     def open(self, task: DBTask) -> None:
         """Create the episode's database and table; set-up errors are swallowed as v0.2 does."""
         self.close_episode()
-        self._db = task.table_name + ("__" + secrets.token_hex(4) if self.unique_databases else "")
+        # Unique names (for episodes of one sample side by side) stay within MySQL's 64-character limit.
+        self._db = (f"{task.table_name[:50]}__{secrets.token_hex(4)}" if self.unique_databases else task.table_name)
         try:
+            # A crashed earlier run may have left this database behind; v0.2 would add its rows a second time.
+            self._admin_run(f"DROP DATABASE IF EXISTS {quote_ident(self._db)}")
             self._admin_run(f"CREATE DATABASE IF NOT EXISTS {quote_ident(self._db)}")
             self._admin_run(f"GRANT ALL PRIVILEGES ON {_grant_pattern(self._db)}.* TO '{self._sandbox_user}'@'%'")
             cols = ",".join(f"{quote_ident(c)} TEXT" for c in task.columns)
@@ -177,10 +180,8 @@ class MySQLBackend:
     def close_episode(self) -> None:
         self._drop_connection()
         if self._db is not None:
-            try:
+            with contextlib.suppress(mysql.connector.Error):  # nothing was granted if the name was invalid
                 self._admin_run(f"REVOKE ALL PRIVILEGES ON {_grant_pattern(self._db)}.* FROM '{self._sandbox_user}'@'%'")
-            except mysql.connector.Error:
-                pass  # nothing was granted (the database name was invalid)
             # A name MySQL rejects (over 64 characters) was never created: v0.2 ran such samples table-less.
             with contextlib.suppress(mysql.connector.Error):
                 self._admin_run(f"DROP DATABASE IF EXISTS {quote_ident(self._db)}")
