@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from ...eval.records import write_json_atomic
-from .agents import answer_turn, operation_turn
+from .agents import operation_turn
 from .env import Backend, DBBenchEnv
 from .grade import quote_ident as q
 from .questions import BUILDERS, Question
@@ -73,48 +73,39 @@ def gold_hash(backend: Backend, task: DBTask) -> str:
         backend.close_episode()
 
 
-_EXPLAIN = {
-    "other": "I need to find the matching rows and read the requested value.",
-    "counting": "I need to count the rows that satisfy the condition.",
-    "comparison": "I need to compare the two rows on that column. The values are stored as text, so I cast them to numbers.",
-    "ranking": "I need to sort by that column. It is stored as text, so I cast it to a number before ordering.",
-    "INSERT": "I need to insert one row with the given values, one for each column.",
-    "UPDATE": "I need to update the matching rows and leave everything else unchanged.",
-    "DELETE": "I need to delete the matching rows only.",
-}
+_LOOK = ("Let me first look at a few rows to see how the values are written.",
+         "Before writing the query I will check a few rows of the table.",
+         "I will start by looking at some rows.")
+_DONE = ("The table has been changed as requested.", "The change is made, so I can finish.",
+         "The statement ran without errors; the task is done.")
+_ANSWER = ("The result answers the question.", "This output gives the answer.", "I have what I need.")
 
 
-def _explain(task: DBTask) -> str:
-    if task.type.startswith("aggregation"):
-        return (f"This asks for an aggregate ({task.type.split('-')[1]}). The column holds numbers as text, "
-                "so I cast it before aggregating.")
-    return _EXPLAIN[task.type]
+def quoted_answer(values: list[str]) -> str:
+    """A double-quoted list, the form the instruction shows (`["ANSWER1", ...]`)."""
+    return "Final Answer: " + json.dumps(values, ensure_ascii=False)
 
 
-def expert_turns(task: DBTask, rng: random.Random, cfg: GenConfig) -> list[str]:
+def expert_turns(task: DBTask, plan: str, rng: random.Random, cfg: GenConfig) -> list[str]:
     """Scripted expert turns: explain, optionally explore or hit an error, one SQL per turn, answer."""
     gold = task.label if task.mutating else [task.extra["sql"]["query"]]
     turns: list[str] = []
     if rng.random() < cfg.explore_p:
-        turns.append(operation_turn(f"SELECT * FROM {q(task.table_name)} LIMIT 3;",
-                                    "Let me first look at a few rows to see how the values are written."))
+        turns.append(operation_turn(f"SELECT * FROM {q(task.table_name)} LIMIT 3;", rng.choice(_LOOK)))
     if rng.random() < cfg.recover_p:
         wrong = task.columns[-1] + " value"
         turns.append(operation_turn(f"SELECT {q(wrong)} FROM {q(task.table_name)} LIMIT 1;",
                                     f"I will check the {wrong} column first."))
-        first = ("That column does not exist; the headers are " + ", ".join(task.columns) +
-                 ". " + _explain(task))
-    else:
-        first = _explain(task)
+        plan = "That column does not exist; the headers are " + ", ".join(task.columns) + ". " + plan
     for i, sql in enumerate(gold):
-        turns.append(operation_turn(sql, first if i == 0 else "Next statement."))
+        turns.append(operation_turn(sql, plan if i == 0 else "Next statement."))
     if task.mutating:
         if rng.random() < 0.3:
             turns.append(operation_turn(f"SELECT COUNT(*) FROM {q(task.table_name)};",
                                         "Let me check the table after the change."))
-        turns.append(answer_turn(["done"], "The table has been changed as requested."))
+        turns.append(f"{rng.choice(_DONE)}\nAction: Answer\n{quoted_answer(['done'])}")
     else:
-        turns.append(answer_turn([str(v) for v in task.label], "The result answers the question."))
+        turns.append(f"{rng.choice(_ANSWER)}\nAction: Answer\n{quoted_answer([str(v) for v in task.label])}")
     return turns
 
 
@@ -155,7 +146,7 @@ def generate(cfg: GenConfig, backend: Backend, max_attempts_factor: int = 20) ->
             task = to_task(table, question, len(out))
             if task.mutating:
                 task.answer_md5 = gold_hash(backend, task)
-            messages, ok = play_expert(env, task, expert_turns(task, rng, cfg))
+            messages, ok = play_expert(env, task, expert_turns(task, question.plan, rng, cfg))
             if not ok:
                 raise RuntimeError(f"expert trajectory for generated sample {task.index} ({task.type}) failed "
                                    f"on {backend.name}: {messages[-1]['content'][:200]}")

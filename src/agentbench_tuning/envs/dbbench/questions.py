@@ -21,6 +21,7 @@ class Question:
     description: str
     sql: list[str]
     label: list[str] = field(default_factory=list)  # SELECT types; mutating types carry the SQL as label
+    plan: str = ""  # the expert's explanation of its first query
 
 
 def lit(value: str) -> str:
@@ -55,12 +56,14 @@ def other(t: Table, rng: random.Random) -> Question | None:
         value = rng.choice(t.values(cat))
         keys = [r[0] for r in t.rows if r[t.column_index(cat)] == value]
         return Question("other", f"Which {ent}s have {cat.name} {value}? List them all.",
-                        [f"SELECT {q(key.name)} FROM {q(t.name)} WHERE {q(cat.name)} = {lit(value)};"], keys)
+                        [f"SELECT {q(key.name)} FROM {q(t.name)} WHERE {q(cat.name)} = {lit(value)};"], keys,
+                        f"I need every {key.name} whose {cat.name} is {value}, so I filter on that column.")
     row = rng.choice(t.rows)
     col = rng.choice(t.columns[1:])
     return Question("other", f"What is the {col.name} of the {ent} {row[0]}?",
                     [f"SELECT {q(col.name)} FROM {q(t.name)} WHERE {q(key.name)} = {lit(row[0])};"],
-                    [row[t.column_index(col)]])
+                    [row[t.column_index(col)]],
+                    f"I need the {col.name} of the row whose {key.name} is {row[0]}.")
 
 
 def counting(t: Table, rng: random.Random) -> Question | None:
@@ -69,14 +72,17 @@ def counting(t: Table, rng: random.Random) -> Question | None:
         value = rng.choice(t.values(cat))
         n = t.values(cat).count(value)
         return Question("counting", f"How many {ent}s have {cat.name} {value}?",
-                        [f"SELECT COUNT(*) FROM {q(t.name)} WHERE {q(cat.name)} = {lit(value)};"], [str(n)])
+                        [f"SELECT COUNT(*) FROM {q(t.name)} WHERE {q(cat.name)} = {lit(value)};"], [str(n)],
+                        f"I count the rows whose {cat.name} is {value}.")
     if not nums:
         return None
     col = rng.choice(nums)
     bound = Decimal(rng.choice(t.values(col)))
     n = sum(Decimal(v) > bound for v in t.values(col))
     return Question("counting", f"How many {ent}s have a {col.name} greater than {_fmt(bound)}?",
-                    [f"SELECT COUNT(*) FROM {q(t.name)} WHERE {num(col)} > {_fmt(bound)};"], [str(n)])
+                    [f"SELECT COUNT(*) FROM {q(t.name)} WHERE {num(col)} > {_fmt(bound)};"], [str(n)],
+                    f"I count the rows with {col.name} above {_fmt(bound)}. The column stores numbers as text, "
+                    "so I cast it before comparing.")
 
 
 def comparison(t: Table, rng: random.Random) -> Question | None:
@@ -93,7 +99,9 @@ def comparison(t: Table, rng: random.Random) -> Question | None:
     word, order = ("higher", "DESC") if more else ("lower", "ASC")
     return Question("comparison", f"Which {t.theme.entity} has the {word} {col.name}, {a[0]} or {b[0]}?",
                     [f"SELECT {q(key.name)} FROM {q(t.name)} WHERE {q(key.name)} IN ({lit(a[0])}, {lit(b[0])}) "
-                     f"ORDER BY {num(col)} {order} LIMIT 1;"], [winner])
+                     f"ORDER BY {num(col)} {order} LIMIT 1;"], [winner],
+                    f"I compare the {col.name} of {a[0]} and {b[0]}. The values are text, so I cast them to numbers "
+                    "before ordering.")
 
 
 def ranking(t: Table, rng: random.Random) -> Question | None:
@@ -109,7 +117,8 @@ def ranking(t: Table, rng: random.Random) -> Question | None:
     word, order = ("highest", "DESC") if top else ("lowest", "ASC")
     return Question("ranking", f"Which {t.theme.entity} has the {word} {col.name}?",
                     [f"SELECT {q(key.name)} FROM {q(t.name)} ORDER BY {num(col)} {order} LIMIT 1;"],
-                    [t.rows[values.index(best)][0]])
+                    [t.rows[values.index(best)][0]],
+                    f"I sort by {col.name}, cast to a number because it is stored as text, and take the first row.")
 
 
 def aggregation(kind: str):
@@ -135,7 +144,8 @@ def aggregation(kind: str):
         desc = f"What is the {words[kind]} {col.name} of all {t.theme.entity}s in the table?"
         if kind == "AVG":
             desc += " Round it to two decimal places."
-        return Question(f"aggregation-{kind}", desc, [f"SELECT {expr} FROM {q(t.name)};"], [_fmt(answer)])
+        return Question(f"aggregation-{kind}", desc, [f"SELECT {expr} FROM {q(t.name)};"], [_fmt(answer)],
+                        f"I compute {kind} over {col.name}, casting the text values to numbers first.")
 
     return build
 
@@ -148,7 +158,8 @@ def insert(t: Table, rng: random.Random) -> Question | None:
     cols = ", ".join(q(c.name) for c in t.columns)
     vals = ", ".join(lit(v) for v in row)
     return Question("INSERT", f"Add a new {t.theme.entity} to the table with {facts}.",
-                    [f"INSERT INTO {q(t.name)} ({cols}) VALUES ({vals});"])
+                    [f"INSERT INTO {q(t.name)} ({cols}) VALUES ({vals});"],
+                    plan="I insert one row, naming every column and quoting every value as text.")
 
 
 def update(t: Table, rng: random.Random) -> Question | None:
@@ -162,13 +173,16 @@ def update(t: Table, rng: random.Random) -> Question | None:
             return None
         return Question("UPDATE", f"Set the {cat.name} to {new} for every {t.theme.entity} whose {col.name} is "
                         f"greater than {_fmt(bound)}.",
-                        [f"UPDATE {q(t.name)} SET {q(cat.name)} = {lit(new)} WHERE {num(col)} > {_fmt(bound)};"])
+                        [f"UPDATE {q(t.name)} SET {q(cat.name)} = {lit(new)} WHERE {num(col)} > {_fmt(bound)};"],
+                        plan=f"I update {cat.name} on the rows whose {col.name}, cast to a number, is above "
+                        f"{_fmt(bound)}.")
     row, col = rng.choice(t.rows), rng.choice(t.columns[1:])
     new = value_for(col, rng, t.theme.category)
     if new.lower() == row[t.column_index(col)].lower():
         return None
     return Question("UPDATE", f"Change the {col.name} of the {t.theme.entity} {row[0]} to {new}.",
-                    [f"UPDATE {q(t.name)} SET {q(col.name)} = {lit(new)} WHERE {q(key.name)} = {lit(row[0])};"])
+                    [f"UPDATE {q(t.name)} SET {q(col.name)} = {lit(new)} WHERE {q(key.name)} = {lit(row[0])};"],
+                    plan=f"I update only the row whose {key.name} is {row[0]}.")
 
 
 def delete(t: Table, rng: random.Random) -> Question | None:
@@ -180,7 +194,8 @@ def delete(t: Table, rng: random.Random) -> Question | None:
     if not any(Decimal(v) < bound for v in t.values(col)):
         return None
     return Question("DELETE", f"Delete every {t.theme.entity} whose {col.name} is less than {_fmt(bound)}.",
-                    [f"DELETE FROM {q(t.name)} WHERE {num(col)} < {_fmt(bound)};"])
+                    [f"DELETE FROM {q(t.name)} WHERE {num(col)} < {_fmt(bound)};"],
+                    plan=f"I delete the rows whose {col.name}, cast to a number, is below {_fmt(bound)}.")
 
 
 BUILDERS = {
