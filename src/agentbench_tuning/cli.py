@@ -66,6 +66,127 @@ def export(
 # ------------------------------------------------------------------ DB Bench
 
 
+@eval_app.command("dbbench")
+def eval_dbbench(
+    data: Path = typer.Option(..., help="v0.2-format samples (JSONL), e.g. from `abtune data dbbench-gen`"),
+    agent: str = typer.Option("oracle", help="oracle | replay | model"),
+    backend: str = typer.Option("sqlite", help="mysql (faithful) | sqlite (quick approximation)"),
+    out: Path = typer.Option(..., help="output directory: records.jsonl (resumable) and summary.json"),
+    db_url: str = typer.Option(None, help="mysql://user:password@host:port (default: the managed server's)"),
+    responses: Path = typer.Option(None, help='replay file, one {"index": i, "turns": [...]} per line'),
+    model: Path = typer.Option(None, help="model directory for --agent model (transformers, greedy)"),
+    prompt_file: Path = typer.Option(None, help="instruction text saved by `abtune prompts import`"),
+    compare: str = typer.Option("v0.2", help="SELECT answer comparison: v0.2 | fc (AgentBench main)"),
+    limit: int = typer.Option(None, help="only the first N samples"),
+) -> None:
+    """Run DB Bench episodes and grade them exactly as AgentBench v0.2 does."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from agentbench_tuning.envs.base import load_replay
+    from agentbench_tuning.envs.dbbench import (
+        DBBenchEnv,
+        ReplayAgents,
+        TransformersAgent,
+        evaluate,
+        load_tasks,
+        make_backend,
+        oracle_agent,
+        server,
+    )
+
+    tasks = load_tasks(data)[:limit]
+    if agent == "oracle":
+        factory = oracle_agent
+    elif agent == "replay":
+        if responses is None:
+            raise typer.BadParameter("--agent replay needs --responses FILE.jsonl")
+        factory = ReplayAgents(load_replay(responses))
+    elif agent == "model":
+        if model is None:
+            raise typer.BadParameter("--agent model needs --model DIR")
+        factory = TransformersAgent(model).factory
+    else:
+        raise typer.BadParameter(f"--agent {agent!r}: choose oracle, replay or model")
+    if backend == "mysql" and db_url is None:
+        running = server.status()
+        db_url = running.url if running else None
+    db = make_backend(backend, db_url)
+    try:
+        summary = evaluate(tasks, DBBenchEnv(db, prompt_file=prompt_file, compare=compare), factory, out)
+    finally:
+        db.close()
+    table = Table(title=f"DB Bench ({backend}, {agent}) - {summary['episodes']} episodes")
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    for key, value in summary.items():
+        if key.endswith("accuracy"):
+            table.add_row(key, f"{value:.4f}")
+    for status, share in summary["status"].items():
+        table.add_row(f"status: {status}", f"{share:.4f}")
+    Console().print(table)
+
+
+@data_app.command("dbbench-gen")
+def data_dbbench_gen(
+    out: Path = typer.Option(..., help="output directory"),
+    n: int = typer.Option(400, help="number of samples (train + held-out)"),
+    seed: int = typer.Option(0),
+    heldout_fraction: float = typer.Option(0.1, help="share of tables kept for the held-out split"),
+    backend: str = typer.Option("sqlite", help="where gold hashes and expert observations are computed"),
+    db_url: str = typer.Option(None, help="mysql://... for --backend mysql (default: the managed server's)"),
+) -> None:
+    """Generate DB Bench-style tasks with gold answers and expert trajectories (our own data, no AgentBench)."""
+    import time
+
+    from agentbench_tuning.envs.dbbench import make_backend, server
+    from agentbench_tuning.envs.dbbench.generate import GenConfig, generate, write_generated
+
+    if backend == "mysql" and db_url is None:
+        running = server.status()
+        db_url = running.url if running else None
+    db = make_backend(backend, db_url)
+    started = time.perf_counter()
+    try:
+        samples = generate(GenConfig(n=n, seed=seed, heldout_fraction=heldout_fraction), db)
+    finally:
+        db.close()
+    seconds = time.perf_counter() - started
+    stats = {"n": len(samples), "seed": seed, "backend": backend, "seconds": round(seconds, 3),
+             "heldout": sum(s.heldout for s in samples)}
+    paths = write_generated(samples, out, stats)
+    typer.echo(f"{len(samples)} samples in {seconds:.1f} s -> " + ", ".join(str(p) for p in paths.values()))
+
+
+@db_app.command("start")
+def db_start(dir: Path = typer.Option(None, "--dir", help="data directory (default ~/.cache/agentbench_tuning/mariadb)")) -> None:
+    """Start a private MariaDB (no systemd needed; works as root) and print its URL."""
+    from agentbench_tuning.envs.dbbench import server
+
+    info = server.start(dir or server.DEFAULT_DIR)
+    typer.echo(info.url)
+
+
+@db_app.command("stop")
+def db_stop(dir: Path = typer.Option(None, "--dir")) -> None:
+    """Stop the private MariaDB by its PID."""
+    from agentbench_tuning.envs.dbbench import server
+
+    typer.echo("stopped" if server.stop(dir or server.DEFAULT_DIR) else "not running")
+
+
+@db_app.command("status")
+def db_status(dir: Path = typer.Option(None, "--dir")) -> None:
+    """Print the running private MariaDB's URL, or exit 1 if none runs."""
+    from agentbench_tuning.envs.dbbench import server
+
+    info = server.status(dir or server.DEFAULT_DIR)
+    if info is None:
+        typer.echo("not running")
+        raise typer.Exit(1)
+    typer.echo(f"{info.url}  (pid {info.pid}, data {info.data_dir})")
+
+
 # ------------------------------------------------------------------ ALFWorld
 
 

@@ -1,0 +1,35 @@
+"""DB Bench (AgentBench v0.2): environment, backends (MySQL/MariaDB, SQLite), grader, agents, generator.
+
+    from agentbench_tuning.envs.dbbench import DBBenchEnv, SQLiteBackend, load_tasks, oracle_agent, evaluate
+    env = DBBenchEnv(SQLiteBackend())
+    summary = evaluate(load_tasks("tasks.jsonl"), env, oracle_agent, "runs/oracle")
+"""
+
+from . import server
+from .agents import Agent, ContextLimitExceeded, ReplayAgents, TransformersAgent, oracle_agent
+from .env import MAX_ROUNDS, Backend, DBBenchEnv
+from .evaluate import evaluate, run_episode
+from .grade import answers_match, answers_match_fc, summarize
+from .mysql_backend import MySQLBackend
+from .prompts import INSTRUCTION, import_agentbench_prompts
+from .sqlite_backend import SQLiteBackend
+from .task import DBTask, load_tasks
+
+
+def make_backend(kind: str, db_url: str | None = None, timeout_s: float = 5.0) -> Backend:
+    """`sqlite` (embedded) or `mysql` (needs `db_url`, e.g. from `abtune db status`)."""
+    if kind == "sqlite":
+        return SQLiteBackend(timeout_s=timeout_s)
+    if kind == "mysql":
+        if not db_url:
+            raise ValueError("--backend mysql needs --db-url mysql://user:password@host:port "
+                             "(start one with `abtune db start`)")
+        return MySQLBackend(db_url, timeout_s=timeout_s)
+    raise ValueError(f"--backend {kind!r}: choose mysql or sqlite")
+
+
+__all__ = [
+    "Agent", "Backend", "ContextLimitExceeded", "DBBenchEnv", "DBTask", "INSTRUCTION", "MAX_ROUNDS", "MySQLBackend",
+    "ReplayAgents", "SQLiteBackend", "TransformersAgent", "answers_match", "answers_match_fc", "evaluate",
+    "import_agentbench_prompts", "load_tasks", "make_backend", "oracle_agent", "run_episode", "server", "summarize",
+]
