@@ -132,8 +132,8 @@ def test_oracle_on_missing_table_does_not_crash(backend, city):
 
 def test_statement_block_with_two_statements(backend, towns):
     # v0.2 ran blocks with multi=True, then committed: with two statements mysql-connector 8.0.33 raised
-    # "Commands out of sync" and the reconnect rolled the DELETE back (checked by
-    # benchmarks/dbbench_reference_check.py). sqlite3 refuses the block outright (a documented difference).
+    # "Commands out of sync" and the reconnect rolled the DELETE back (checked once by a
+    # differential run on that client). sqlite3 refuses the block outright (a documented difference).
     env = DBBenchEnv(backend)
     env.reset(towns)
     first = env.step(OP.format("SELECT COUNT(*) FROM `Towns of Vell (2020)`; DELETE FROM `Towns of Vell (2020)`;"))

@@ -9,6 +9,7 @@ from . import server
 from .agents import Agent, ContextLimitExceeded, ReplayAgents, TransformersAgent, oracle_agent
 from .env import MAX_ROUNDS, Backend, DBBenchEnv
 from .evaluate import evaluate, run_episode
+from .generate import sft_conversations
 from .grade import answers_match, answers_match_fc, summarize
 from .mysql_backend import MySQLBackend
 from .prompts import INSTRUCTION, import_agentbench_prompts
@@ -31,5 +32,5 @@ def make_backend(kind: str, db_url: str | None = None, timeout_s: float = 5.0) -
 __all__ = [
     "Agent", "Backend", "ContextLimitExceeded", "DBBenchEnv", "DBTask", "INSTRUCTION", "MAX_ROUNDS", "MySQLBackend",
     "ReplayAgents", "SQLiteBackend", "TransformersAgent", "answers_match", "answers_match_fc", "evaluate",
-    "import_agentbench_prompts", "load_tasks", "make_backend", "oracle_agent", "run_episode", "server", "summarize",
+    "import_agentbench_prompts", "load_tasks", "make_backend", "oracle_agent", "run_episode", "server", "sft_conversations", "summarize",
 ]
