@@ -1,0 +1,124 @@
+"""An expert for simulator games: plans from the full state, explores like a person would, writes THOUGHTs.
+
+The plan is built once from the initial state (the simulator is deterministic): for every object the goal
+needs, visit 0-2 plausible but wrong receptacles first (opening closed ones), then the right one; take the
+object; clean/heat/cool it or switch on the lamp; carry it to the goal receptacle. Every turn is a `Turn`
+with an optional thought, rendered in the v0.2 format by `Turn.text()`.
+
+    world = generate_world(seed=1)
+    turns = plan(world, random.Random(1))
+    for turn in turns:
+        world.step(turn.action)
+    assert world.won()
+"""
+
+from __future__ import annotations
+
+import copy
+import random
+from dataclasses import dataclass
+
+from agentbench_tuning.envs.alfworld.world import CLEAN, COOL, HEAT, LOOK, TWO, Receptacle, World, accepts
+
+APPLIANCE = {CLEAN: ("sinkbasin", "clean"), HEAT: ("microwave", "heat"), COOL: ("fridge", "cool")}
+DONE_WORD = {"clean": "clean", "heat": "hot", "cool": "cool"}
+# Chance of visiting 0, 1 or 2 wrong receptacles before the right one, per object searched.
+DECOY_WEIGHTS = (0.5, 0.3, 0.2)
+
+
+@dataclass(frozen=True)
+class Turn:
+    action: str
+    thought: str | None = None
+
+    def text(self) -> str:
+        """The model output in the v0.2 format the instruction asks for."""
+        if self.thought:
+            return f"THOUGHT: {self.thought}\n ACTION: {self.action}"
+        return f"ACTION: {self.action}"
+
+
+class _Planner:
+    def __init__(self, world: World, rng: random.Random):
+        self.world = copy.deepcopy(world)  # simulate on a copy so every planned command is checked admissible
+        self.rng = rng
+        self.turns: list[Turn] = []
+        self.last_obs = ""
+
+    def do(self, action: str, thought: str | None = None) -> str:
+        if action not in self.world.admissible_commands():
+            raise AssertionError(f"expert planned an inadmissible command {action!r}")
+        self.turns.append(Turn(action=action, thought=thought))
+        self.last_obs = self.world.step(action)
+        return self.last_obs
+
+    def reach(self, r: Receptacle, thought: str | None = None) -> None:
+        """Walk to `r` and make its contents visible."""
+        self.do(f"go to {r.name}", thought)
+        if r.openable and not r.opened:
+            self.do(f"open {r.name}")
+
+    def fetch(self, obj_cls: str, first: bool, exclude: set[str]) -> str:
+        """Find and pick up an object of `obj_cls` (not one in `exclude`); returns its name."""
+        w = self.world
+        name = min((n for n, i in w.items.items() if i.cls == obj_cls and n not in exclude and n != w.held),
+                   key=lambda n: (w.where(n) is None, n))
+        home = w.receptacles[w.where(name)]
+        decoys = self._decoys(obj_cls, home)
+        route = decoys + [home]
+        head = f"The task is to {w.goal.text[:-1]}. " if first else ""
+        where = ", ".join(r.cls for r in route[:3])
+        self.reach(route[0], f"{head}First I need to find a {obj_cls}. A {obj_cls} is likely in a {where}. "
+                             f"I will start with {route[0].name}.")
+        for prev, r in zip(route, route[1:]):
+            self.reach(r, f"There is no {obj_cls} in {prev.name}. Next I will check {r.name}.")
+        self.do(f"take {name} from {home.name}", f"I found {name} in {home.name}. I will take it.")
+        return name
+
+    def _decoys(self, obj_cls: str, home: Receptacle) -> list[Receptacle]:
+        w = self.world
+        plausible = [r for r in w.receptacles.values() if r is not home and accepts(r.cls, obj_cls)
+                     and r.cls not in ("microwave", "fridge", "sinkbasin", "garbagecan", w.goal.target_cls)
+                     and not any(w.items[n].cls == obj_cls for n in r.contents)]
+        k = self.rng.choices(range(len(DECOY_WEIGHTS)), weights=DECOY_WEIGHTS)[0]
+        return self.rng.sample(plausible, min(k, len(plausible)))
+
+    def treat(self, name: str) -> None:
+        appliance, verb = APPLIANCE[self.world.goal.task_type]
+        r = self._first(appliance)
+        self.do(f"go to {r.name}", f"Now I have {name}. Next I need to {verb} it with {r.name}.")
+        self.do(f"{verb} {name} with {r.name}")
+
+    def place(self, name: str, target: Receptacle, thought: str) -> None:
+        self.reach(target, thought)
+        self.do(f"put {name} in/on {target.name}")
+
+    def _first(self, cls: str) -> Receptacle:
+        return min((r for r in self.world.receptacles.values() if r.cls == cls), key=lambda r: r.name)
+
+
+def plan(world: World, rng: random.Random) -> list[Turn]:
+    """The expert's turns for `world` from its current state; the last one wins the game."""
+    p = _Planner(world, rng)
+    goal = p.world.goal
+    name = p.fetch(goal.obj_cls, first=True, exclude=set())
+    if goal.task_type == LOOK:
+        lamp = next(n for n, i in p.world.items.items() if i.cls == goal.target_cls)
+        host = p.world.receptacles[p.world.where(lamp)]
+        p.do(f"go to {host.name}", f"Now I have {name}. Next I need to find a {goal.target_cls}; "
+                                   f"it should be on a desk or sidetable.")
+        p.do(f"use {lamp}", f"There is {lamp} here. I will turn it on to look at {name} under it.")
+    else:
+        target = p._first(goal.target_cls)
+        if goal.task_type in APPLIANCE:
+            p.treat(name)
+            word = DONE_WORD[APPLIANCE[goal.task_type][1]]
+            p.place(name, target, f"The {name} is {word} now. Next I will put it in/on {target.name}.")
+        else:
+            p.place(name, target, f"Now I have {name}. Next I will put it in/on {target.name}.")
+        if goal.task_type == TWO:
+            second = p.fetch(goal.obj_cls, first=False, exclude={name})
+            p.place(second, target, f"Now I have the second {goal.obj_cls}. I will put it in/on {target.name} too.")
+    if not p.world.won():
+        raise AssertionError(f"expert plan did not win: goal {goal.text!r}")
+    return p.turns
