@@ -14,7 +14,6 @@ with an optional thought, rendered in the v0.2 format by `Turn.text()`.
 
 from __future__ import annotations
 
-import copy
 import random
 from dataclasses import dataclass
 
@@ -40,7 +39,7 @@ class Turn:
 
 class _Planner:
     def __init__(self, world: World, rng: random.Random):
-        self.world = copy.deepcopy(world)  # simulate on a copy so every planned command is checked admissible
+        self.world = world.clone()  # simulate on a copy so every planned command is checked admissible
         self.rng = rng
         self.turns: list[Turn] = []
         self.last_obs = ""

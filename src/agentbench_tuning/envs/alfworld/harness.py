@@ -25,8 +25,8 @@ from typing import Any, Protocol
 from agentbench_tuning.envs.base import COMPLETED, CONTEXT_LIMIT, INVALID_ACTION, TASK_LIMIT, UNKNOWN, StepResult
 from agentbench_tuning.envs.alfworld.prompts import Prompts, default_prompts
 from agentbench_tuning.envs.alfworld.protocol import (
-    available_actions, drop_available_actions, filter_history, initial_observation, parse_action,
-    repeated_three, step_observation,
+    available_actions, drop_available_actions, extract_action, filter_history, initial_observation,
+    repeated_three, snap_action, step_observation,
 )
 
 MAX_STEPS = 35
@@ -95,9 +95,11 @@ class AlfworldEnv:
             raise RuntimeError("step() after the episode ended; call reset() first")
         output = action or ""
         self.history.append({"role": "assistant", "content": output})
-        command = parse_action(output, self.admissible)
-        if not command:
+        written = extract_action(output)
+        if written is None:
             return self._finish(INVALID_ACTION, observation="")
+        command = snap_action(written, self.admissible)
+        as_written = written in self.admissible  # for the valid-action shaping reward
         self.history[-2]["content"] = drop_available_actions(self.history[-2]["content"])
         try:
             state = self.game.step(command)
@@ -107,7 +109,7 @@ class AlfworldEnv:
         self.admissible = state.admissible
         self.history.append({"role": "user", "content": observation + available_actions(state.admissible)})
         self.log.append({"round": len(self.log) + 1, "output": output, "action": command,
-                         "observation": observation, "done": state.done})
+                         "as_written": as_written, "observation": observation, "done": state.done})
         # The loop check comes before the done check, so a winning third identical output still fails.
         if repeated_three([entry["output"] for entry in self.log]):
             return self._finish(INVALID_ACTION, observation)
@@ -127,7 +129,10 @@ class AlfworldEnv:
         self.done = True
         self.status = status
         won = self.won and status == COMPLETED
-        info = {"status": status, "won": won, "reward": float(won), "steps": len(self.log)}
+        info = {"status": status, "won": won, "reward": float(won), "steps": len(self.log),
+                "valid_action_fraction": sum(e["as_written"] for e in self.log) / max(len(self.log), 1)}
+        if hasattr(self.game, "progress"):
+            info["progress"] = self.game.progress()  # simulator only: sub-goals reached, for shaping
         if self.log:
             info["action"] = self.log[-1]["action"]
         if error:

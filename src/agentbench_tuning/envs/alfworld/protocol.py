@@ -45,24 +45,29 @@ def bleu(reference: str, candidate: str) -> float:
         return sentence_bleu([reference.split()], candidate.split(), smoothing_function=_SMOOTH)
 
 
-def parse_action(output: str, admissible: list[str]) -> str | None:
-    """The command sent to the game for a raw model output, or None when v0.2 ends the episode.
-
-    `ACTION:` missing -> None. The text after it is stripped, lower-cased, first line only; an empty action
-    is also None (v0.2 treats the empty string as falsy). Not admissible -> the admissible command with the
-    highest BLEU if that score > 0.01 (first one on ties, as numpy's argmax), else the action as written.
-    """
+def extract_action(output: str) -> str | None:
+    """The action as written: text after `ACTION:` stripped, lower-cased, first line; None if absent or empty."""
     match = _ACTION.search(output)
     if match is None:
         return None
-    action = match.group(1).strip().lower().split("\n")[0]
-    if not action:
-        return None
+    return match.group(1).strip().lower().split("\n")[0] or None
+
+
+def snap_action(action: str, admissible: list[str]) -> str:
+    """Not admissible -> the admissible command with the highest BLEU if that score > 0.01 (the first on
+    ties, as numpy's argmax), else the action as written."""
     if not admissible or action in admissible:
         return action
     scores = [bleu(choice, action) for choice in admissible]
     best = max(range(len(scores)), key=scores.__getitem__)
     return admissible[best] if scores[best] > BLEU_THRESHOLD else action
+
+
+def parse_action(output: str, admissible: list[str]) -> str | None:
+    """The command sent to the game for a raw model output, or None when v0.2 ends the episode
+    (`ACTION:` missing, or an empty action, which v0.2 treats as falsy)."""
+    action = extract_action(output)
+    return None if action is None else snap_action(action, admissible)
 
 
 def repeated_three(outputs: list[str]) -> bool:

@@ -12,6 +12,7 @@ the state unchanged. Both come from one table of command -> effect, so they cann
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -204,6 +205,14 @@ class World:
         if self.held is None:
             return "You are not carrying anything."
         return f"You are carrying: a {self.held}."
+
+    def clone(self) -> World:
+        """An independent copy (the command table holds closures over `self`, so it is rebuilt, not copied)."""
+        cached, self._commands = self._commands, None
+        try:
+            return copy.deepcopy(self)
+        finally:
+            self._commands = cached
 
     # ------------------------------------------------------------------ goal
     def won(self) -> bool:
