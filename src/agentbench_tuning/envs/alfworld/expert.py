@@ -66,13 +66,21 @@ class _Planner:
         decoys = self._decoys(obj_cls, home)
         route = decoys + [home]
         head = f"The task is to {w.goal.text[:-1]}. " if first else ""
-        where = ", ".join(r.cls for r in route[:3])
-        self.reach(route[0], f"{head}First I need to find a {obj_cls}. A {obj_cls} is likely in a {where}. "
-                             f"I will start with {route[0].name}.")
+        self.reach(route[0], f"{head}First I need to find a {obj_cls}. A {obj_cls} is likely in a "
+                             f"{self._guess(obj_cls, route)}. I will start with {route[0].name}.")
         for prev, r in zip(route, route[1:]):
             self.reach(r, f"There is no {obj_cls} in {prev.name}. Next I will check {r.name}.")
         self.do(f"take {name} from {home.name}", f"I found {name} in {home.name}. I will take it.")
         return name
+
+    def _guess(self, obj_cls: str, route: list[Receptacle]) -> str:
+        """Up to three plausible receptacle classes, the first one visited first (so the thought is honest
+        about the plan without revealing where the object is)."""
+        others = sorted({r.cls for r in self.world.receptacles.values() if accepts(r.cls, obj_cls)}
+                        - {"microwave", "fridge", "sinkbasin", "garbagecan", self.world.goal.target_cls})
+        self.rng.shuffle(others)
+        classes = list(dict.fromkeys([route[0].cls] + [r.cls for r in route[1:]] + others))[:3]
+        return classes[0] if len(classes) == 1 else ", ".join(classes[:-1]) + " or " + classes[-1]
 
     def _decoys(self, obj_cls: str, home: Receptacle) -> list[Receptacle]:
         w = self.world

@@ -41,8 +41,8 @@ INSTRUCTION = (
     "else counts as an invalid action. \n2. Think only when it helps; most turns should just act.\n\n"
 )
 ACKNOWLEDGEMENT = "OK. I will follow your instructions and do my best to complete the task."
-# One fixed seed per task type for the 1-shot examples (chosen so each example shows a closed receptacle).
-EXAMPLE_SEEDS = {PICK: 101, LOOK: 202, CLEAN: 303, HEAT: 404, COOL: 505, TWO: 606}
+# One fixed seed per task type for the 1-shot examples (the first seeds from 101, 202, ... whose example opens a closed receptacle).
+EXAMPLE_SEEDS = {PICK: 101, LOOK: 207, CLEAN: 306, HEAT: 405, COOL: 507, TWO: 610}
 
 
 @dataclass(frozen=True)
