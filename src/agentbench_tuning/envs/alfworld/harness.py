@@ -61,6 +61,9 @@ class AlfworldEnv:
         self.max_steps = max_steps
         self.game: Game | None = None
         self.done = True
+        self.history: list[dict[str, str]] = []
+        self.log: list[dict[str, Any]] = []
+        self.admissible: list[str] = []
 
     # ------------------------------------------------------------------ contract
     def reset(self, task: Task | Game, seed: int | None = None) -> str:
@@ -68,7 +71,7 @@ class AlfworldEnv:
         self.game = task.load() if hasattr(task, "load") else task
         state = self.game.reset()
         self.admissible = state.admissible
-        self.log: list[dict[str, Any]] = []
+        self.log = []
         self.done = False
         self.status: str | None = None
         self.won = False
@@ -86,6 +89,8 @@ class AlfworldEnv:
     @property
     def messages(self) -> list[dict[str, str]]:
         """The chat v0.2 sends the model now: the history filter over the full history."""
+        if not self.history:
+            return []
         if len(self.history) % 2 == 1:
             return filter_history(self.history)
         return list(self.history)  # the episode ended on an unparseable output; nothing more is sent
