@@ -90,13 +90,15 @@ def data_alfworld_gen(
     seed: int = typer.Option(1, "--seed", help="Generation seed (eval uses 0 by default; keep them apart)."),
     failures: str = typer.Option(None, "--failures", help="Also write lost episodes (for DPO) to this JSONL."),
     dpo: str = typer.Option(None, "--dpo", help="Also write step-level DPO pairs to this JSONL."),
+    per_step: bool = typer.Option(False, "--per-step", help="One sample per step, prompt exactly as sent then."),
 ) -> None:
     """Write expert conversations from our household simulator in the v0.2 harness format."""
     from agentbench_tuning.envs import alfworld
 
     tasks = alfworld.sim_tasks(games, seed=seed)
-    n = alfworld.write_jsonl(out, alfworld.expert_conversations(tasks))
-    typer.echo(f"wrote {n} expert conversations to {out}")
+    rows = alfworld.expert_step_samples(tasks) if per_step else alfworld.expert_conversations(tasks)
+    n = alfworld.write_jsonl(out, rows)
+    typer.echo(f"wrote {n} expert {'step samples' if per_step else 'conversations'} to {out}")
     if failures:
         typer.echo(f"wrote {alfworld.write_jsonl(failures, alfworld.failure_conversations(tasks))} failures to {failures}")
     if dpo:

@@ -6,7 +6,8 @@ import json
 
 from agentbench_tuning import rewards
 from agentbench_tuning.envs.alfworld import (
-    ExpertAgent, ReplayAgent, dpo_pairs, evaluate, expert_conversations, failure_conversations, sim_tasks,
+    ExpertAgent, ReplayAgent, dpo_pairs, evaluate, expert_conversations, expert_step_samples, failure_conversations,
+    sim_tasks,
     summarize,
 )
 from agentbench_tuning.eval.records import read_records
@@ -67,14 +68,42 @@ def test_sft_conversations_end_with_the_winning_turn():
     assert sum("AVAILABLE ACTIONS" in m["content"] for m in conv["messages"]) == 0
 
 
+def test_step_samples_are_the_prompts_as_sent():
+    task = sim_tasks(1)[0]
+    samples = list(expert_step_samples([task]))
+    conv = next(expert_conversations([task]))
+    assert len(samples) == conv["steps"]
+    for s in samples:  # the newest user turn, and only it, carries the action list
+        assert s["messages"][-1]["role"] == "assistant" and "AVAILABLE ACTIONS" in s["messages"][-2]["content"]
+        assert sum("AVAILABLE ACTIONS" in m["content"] for m in s["messages"]) == 1
+    # The last sample's prompt is the finished conversation up to the last output, with the list still shown.
+    assert samples[-1]["messages"][-1] == conv["messages"][-1]
+    assert len(samples[-1]["messages"]) == len(conv["messages"])
+
+
 def test_failures_and_dpo_pairs():
     fails = list(failure_conversations(sim_tasks(6)))
     assert fails and not any(f["won"] for f in fails)
     pairs = dpo_pairs(sim_tasks(1)[0])
     assert pairs and all(p["chosen"] != p["rejected"] and p["prompt"][-1]["role"] == "user" for p in pairs)
+    # Each prompt is the chat as sent at that step: its newest turn still shows the action list.
+    assert all("AVAILABLE ACTIONS" in p["prompt"][-1]["content"] for p in pairs)
 
 
 def test_rewards():
     assert rewards.alfworld_success(["a", "b"], won=[True, False]) == [1.0, 0.0]
     assert rewards.alfworld_valid_action(["a"], valid_action_fraction=[0.5]) == [0.5]
     assert rewards.alfworld_progress(["a"], progress=[0.5]) == [0.5]
+
+
+def test_transformers_agent_on_a_tiny_model(tiny_model_dirs):
+    from agentbench_tuning.envs.alfworld import AlfworldEnv, TransformersAgent, run_episode
+
+    path = str(tiny_model_dirs["qwen2.5"])
+    task = sim_tasks(1)[0]
+    # A random-weight model writes no "ACTION:" line: the episode ends at once, as v0.2 would end it.
+    record = run_episode(AlfworldEnv(), task, TransformersAgent(path, max_new_tokens=4))
+    assert record["status"] == "agent invalid action" and record["steps"] == 0
+    # The prompt (instruction + example + task, ~1k tokens) cannot fit a 600-token context.
+    record = run_episode(AlfworldEnv(), task, TransformersAgent(path, max_new_tokens=4, max_context_tokens=600))
+    assert record["status"] == "agent context limit"

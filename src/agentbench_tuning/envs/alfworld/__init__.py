@@ -23,14 +23,15 @@ from agentbench_tuning.envs.alfworld.textworld_game import (
     TextWorldGame, TextWorldTask, build_test_game, engine_missing, game_dir_tasks, split_tasks,
 )
 from agentbench_tuning.envs.alfworld.trajectories import (
-    dpo_pairs, expert_conversations, failure_conversations, write_jsonl,
+    dpo_pairs, expert_conversations, expert_step_samples, failure_conversations, write_jsonl,
 )
 from agentbench_tuning.envs.alfworld.world import TASK_TYPES, World
 
 __all__ = [
     "AlfworldEnv", "ExpertAgent", "GameState", "GenConfig", "MAX_STEPS", "Prompts", "ReplayAgent", "SimGame",
     "SimTask", "TASK_TYPES", "TextWorldGame", "TextWorldTask", "TransformersAgent", "World", "build_test_game",
-    "default_prompts", "dpo_pairs", "engine_missing", "evaluate", "expert_conversations", "failure_conversations",
+    "default_prompts", "dpo_pairs", "engine_missing", "evaluate", "expert_conversations", "expert_step_samples",
+    "failure_conversations",
     "game_dir_tasks", "generate_world", "import_agentbench_prompts", "load_prompts", "run_episode", "save_prompts",
     "sim_tasks", "split_tasks", "summarize", "write_jsonl",
 ]

@@ -16,6 +16,7 @@ from typing import Any, Protocol
 from agentbench_tuning.eval.records import RecordWriter, read_records, write_json_atomic
 from agentbench_tuning.envs.alfworld.harness import AlfworldEnv, Task
 from agentbench_tuning.envs.alfworld.prompts import Prompts
+from agentbench_tuning.envs.alfworld.sim import SimGame
 
 
 class Agent(Protocol):
@@ -28,7 +29,7 @@ class ExpertAgent:
     """Our planner on simulator games; the engine's handcoded expert on TextWorld games (load with expert=True)."""
 
     def start(self, env: AlfworldEnv, task: Task) -> None:
-        self._turns = env.game.expert_turns() if hasattr(env.game, "expert_turns") else None
+        self._turns = env.game.expert_turns() if isinstance(env.game, SimGame) else None
 
     def act(self, env: AlfworldEnv) -> str | None:
         if self._turns is None:

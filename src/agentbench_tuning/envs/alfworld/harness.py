@@ -6,7 +6,7 @@ step: parse `ACTION:`, snap to an admissible command, drop the action list from 
 the game, append the observation with the new list, fail on three identical outputs, finish on `done`, stop
 at 35 steps. `messages` is the chat v0.2 would send now (its history filter applied).
 
-A backend is anything with `task_type`, `reset() -> GameState` and `step(command) -> GameState`:
+A backend is anything with `name`, `task_type`, `reset()`/`step(command) -> GameState` and `progress()`:
 `SimGame` (our simulator) or `TextWorldGame` (the real engine on a game.tw-pddl file). Tasks are cheap
 specs with `load() -> backend`, so a list of them costs nothing until played.
 
@@ -47,6 +47,10 @@ class Game(Protocol):
     def reset(self) -> GameState: ...
 
     def step(self, command: str) -> GameState: ...
+
+    def progress(self) -> float | None:
+        """Fraction of the goal's sub-goals reached now, or None when the backend cannot tell."""
+        ...
 
 
 class Task(Protocol):
@@ -91,9 +95,10 @@ class AlfworldEnv:
         """The chat v0.2 sends the model now: the history filter over the full history."""
         if not self.history:
             return []
+        # Copies, so a caller keeping this list never sees the later action-list removal.
         if len(self.history) % 2 == 1:
-            return filter_history(self.history)
-        return list(self.history)  # the episode ended on an unparseable output; nothing more is sent
+            return [dict(m) for m in filter_history(self.history)]
+        return self.transcript  # the episode ended on an unparseable output; nothing more is sent
 
     def step(self, action: str) -> StepResult:
         if self.done:
@@ -105,7 +110,8 @@ class AlfworldEnv:
             return self._finish(INVALID_ACTION, observation="")
         command = snap_action(written, self.admissible)
         as_written = written in self.admissible  # for the valid-action shaping reward
-        self.history[-2]["content"] = drop_available_actions(self.history[-2]["content"])
+        previous = self.history[-2]
+        self.history[-2] = {**previous, "content": drop_available_actions(previous["content"])}
         try:
             state = self.game.step(command)
         except Exception as err:  # v0.2 reports any engine failure as status "unknown"; keep the reason
@@ -136,8 +142,9 @@ class AlfworldEnv:
         won = self.won and status == COMPLETED
         info = {"status": status, "won": won, "reward": float(won), "steps": len(self.log),
                 "valid_action_fraction": sum(e["as_written"] for e in self.log) / max(len(self.log), 1)}
-        if hasattr(self.game, "progress"):
-            info["progress"] = self.game.progress()  # simulator only: sub-goals reached, for shaping
+        progress = self.game.progress()
+        if progress is not None:  # the simulator knows its sub-goals; the real engine does not say
+            info["progress"] = progress
         if self.log:
             info["action"] = self.log[-1]["action"]
         if error:

@@ -97,6 +97,9 @@ class TextWorldGame:
         self._infos = infos
         return GameState(obs[0], list(infos["admissible_commands"][0]), won=bool(infos["won"][0]), done=bool(dones[0]))
 
+    def progress(self) -> None:
+        return None  # the engine only reports `won`
+
     def expert_action(self) -> str:
         """The engine expert's next command (requires `expert=True`)."""
         if not self.expert:

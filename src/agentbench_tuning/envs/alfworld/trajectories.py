@@ -6,6 +6,7 @@ user turn (the observation after the final action) is dropped: nothing follows i
 
     for conv in expert_conversations(sim_tasks(600)):
         conv["messages"]   # [{"role": "user", ...}, {"role": "assistant", ...}, ...]
+    expert_step_samples(...)   # one sample per step, each prompt exactly as sent at that step
 """
 
 from __future__ import annotations
@@ -35,6 +36,26 @@ def expert_conversations(tasks: list[SimTask], prompts: Prompts | None = None) -
         if not record["won"]:
             raise AssertionError(f"expert lost simulator game seed={task.seed} ({record['status']})")
         yield _conversation(record, task)
+
+
+def expert_step_samples(tasks: list[SimTask], prompts: Prompts | None = None) -> Iterator[dict[str, Any]]:
+    """One sample per expert step: the chat exactly as the harness sent it then (history filter applied, the
+    action list in the newest turn only) plus the expert's output. Exact prompts, more tokens."""
+    env = AlfworldEnv(prompts=prompts)
+    for task in tasks:
+        env.reset(task)
+        agent = ExpertAgent()
+        agent.start(env, task)
+        samples = []
+        while not env.done:
+            sent = env.messages
+            output = agent.act(env)
+            result = env.step(output)
+            samples.append({"messages": sent + [{"role": "assistant", "content": output}], "index": task.index,
+                            "seed": task.seed, "task_type": env.game.task_type, "step": len(samples)})
+        if not result.info["won"]:
+            raise AssertionError(f"expert lost simulator game seed={task.seed} ({result.info['status']})")
+        yield from samples
 
 
 class _DerailedExpert(ExpertAgent):
