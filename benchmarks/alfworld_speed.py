@@ -18,7 +18,11 @@ import time
 from pathlib import Path
 
 from agentbench_tuning.envs.alfworld import (
-    AlfworldEnv, build_test_game, engine_missing, game_dir_tasks, sim_tasks,
+    AlfworldEnv,
+    build_test_game,
+    engine_missing,
+    game_dir_tasks,
+    sim_tasks,
 )
 
 RESULTS = Path(__file__).parent / "results"
@@ -57,27 +61,37 @@ def main() -> None:
     parser.add_argument("--engine-steps", type=int, default=300)
     args = parser.parse_args()
     sims = sim_tasks(60, seed=3)
-    result = {"command": f"python benchmarks/alfworld_speed.py --steps {args.steps} --engine-steps {args.engine_steps}",
-              "machine": platform.platform(), "python": platform.python_version(),
-              "sim_raw_steps_per_s": raw_steps_per_s(sims, args.steps, random.Random(0)),
-              "sim_harness_steps_per_s": harness_steps_per_s(sims, args.steps, random.Random(0))}
+    result = {
+        "command": f"python benchmarks/alfworld_speed.py --steps {args.steps} --engine-steps {args.engine_steps}",
+        "machine": platform.platform(),
+        "python": platform.python_version(),
+        "sim_raw_steps_per_s": raw_steps_per_s(sims, args.steps, random.Random(0)),
+        "sim_harness_steps_per_s": harness_steps_per_s(sims, args.steps, random.Random(0)),
+    }
     reason = engine_missing()
     if reason is None:
         with tempfile.TemporaryDirectory() as root:
             build_test_game(root)
             tw = game_dir_tasks(root)
             result["engine_raw_steps_per_s"] = raw_steps_per_s(tw, args.engine_steps, random.Random(0))
-            result["engine_harness_steps_per_s"] = harness_steps_per_s(tw, args.engine_steps, random.Random(0))
+            result["engine_harness_steps_per_s"] = harness_steps_per_s(
+                tw, args.engine_steps, random.Random(0)
+            )
     else:
         result["engine_skipped"] = reason
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "alfworld_speed.json").write_text(json.dumps(result, indent=2) + "\n")
-    lines = [f"# ALFWorld steps per second\n\n`{result['command']}` on {result['machine']}\n",
-             "| backend | raw game steps/s | through the v0.2 harness steps/s |", "|---|---|---|",
-             f"| simulator | {result['sim_raw_steps_per_s']:.0f} | {result['sim_harness_steps_per_s']:.0f} |"]
+    lines = [
+        f"# ALFWorld steps per second\n\n`{result['command']}` on {result['machine']}\n",
+        "| backend | raw game steps/s | through the v0.2 harness steps/s |",
+        "|---|---|---|",
+        f"| simulator | {result['sim_raw_steps_per_s']:.0f} | {result['sim_harness_steps_per_s']:.0f} |",
+    ]
     if reason is None:
-        lines.append(f"| TextWorld engine (our test game) | {result['engine_raw_steps_per_s']:.1f} | "
-                     f"{result['engine_harness_steps_per_s']:.1f} |")
+        lines.append(
+            f"| TextWorld engine (our test game) | {result['engine_raw_steps_per_s']:.1f} | "
+            f"{result['engine_harness_steps_per_s']:.1f} |"
+        )
     (RESULTS / "alfworld_speed.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 

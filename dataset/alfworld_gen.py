@@ -4,8 +4,8 @@
 # ///
 """Generated ALFWorld SFT conversations from our household simulator (no ALFWorld data).
 
-    marimo edit dataset/alfworld_gen.py
-    python dataset/alfworld_gen.py --games 12 --seed 1     # headless, as CI runs it
+marimo edit dataset/alfworld_gen.py
+python dataset/alfworld_gen.py --games 12 --seed 1     # headless, as CI runs it
 """
 
 import marimo
@@ -43,20 +43,46 @@ def _(alfworld, games, seed):
 def _(conversations, mo):
     import pandas as pd
 
-    table = pd.DataFrame([{"index": c["index"], "task_type": c["task_type"], "seed": c["seed"], "won": c["won"],
-                           "steps": c["steps"], "messages": len(c["messages"]),
-                           "task": c["messages"][next(i for i, m in enumerate(c["messages"])
-                                                      if m["content"].startswith("Here is your task."))]["content"]
-                           .split("Your task is to: ")[1].split(" AVAILABLE")[0]} for c in conversations])
+    table = pd.DataFrame(
+        [
+            {
+                "index": c["index"],
+                "task_type": c["task_type"],
+                "seed": c["seed"],
+                "won": c["won"],
+                "steps": c["steps"],
+                "messages": len(c["messages"]),
+                "task": c["messages"][
+                    next(
+                        i
+                        for i, m in enumerate(c["messages"])
+                        if m["content"].startswith("Here is your task.")
+                    )
+                ]["content"]
+                .split("Your task is to: ")[1]
+                .split(" AVAILABLE")[0],
+            }
+            for c in conversations
+        ]
+    )
     steps = table.groupby("task_type")["steps"].agg(["count", "mean", "max"]).reset_index()
-    mo.vstack([mo.md("### Episodes"), mo.ui.table(table), mo.md("### Expert steps per task type"), mo.ui.table(steps)])
+    mo.vstack(
+        [
+            mo.md("### Episodes"),
+            mo.ui.table(table),
+            mo.md("### Expert steps per task type"),
+            mo.ui.table(steps),
+        ]
+    )
     return (table,)
 
 
 @app.cell
 def _(conversations, mo):
-    picked = mo.ui.dropdown({str(c["index"]): c["index"] for c in conversations}, value="0", label="conversation")
-    picked
+    picked = mo.ui.dropdown(
+        {str(c["index"]): c["index"] for c in conversations}, value="0", label="conversation"
+    )
+    mo.output.replace(picked)
     return (picked,)
 
 

@@ -11,8 +11,9 @@ def make_kitchen() -> World:
     receptacles = {
         "cabinet 1": Receptacle("cabinet 1", "cabinet", loc=7, openable=True, contents=["mug 1"]),
         "cabinet 2": Receptacle("cabinet 2", "cabinet", loc=3, openable=True),
-        "countertop 1": Receptacle("countertop 1", "countertop", loc=5, openable=False,
-                                   contents=["apple 2", "apple 1", "bread 1"]),
+        "countertop 1": Receptacle(
+            "countertop 1", "countertop", loc=5, openable=False, contents=["apple 2", "apple 1", "bread 1"]
+        ),
         "microwave 1": Receptacle("microwave 1", "microwave", loc=9, openable=True),
         "fridge 1": Receptacle("fridge 1", "fridge", loc=2, openable=True),
         "sinkbasin 1": Receptacle("sinkbasin 1", "sinkbasin", loc=4, openable=False),

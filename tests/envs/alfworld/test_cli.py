@@ -18,11 +18,26 @@ def test_eval_expert_then_replay(tmp_path):
     # Replay: index 0 plays its expert outputs; index 1 answers without ACTION.
     rec = json.loads((tmp_path / "expert/records.jsonl").read_text().splitlines()[0])
     start = next(i for i, m in enumerate(rec["transcript"]) if m["content"].startswith("Here is your task."))
-    turns = [m["content"] for m in rec["transcript"][start + 1::2]]
+    turns = [m["content"] for m in rec["transcript"][start + 1 :: 2]]
     replay = tmp_path / "replay.jsonl"
-    replay.write_text(json.dumps({"index": 0, "turns": turns}) + "\n" + json.dumps({"index": 1, "turns": ["hi"]}) + "\n")
-    result = runner.invoke(app, ["eval", "alfworld", "--games", "2", "--agent", "replay", "--replay", str(replay),
-                                 "--out", str(tmp_path / "replay")])
+    replay.write_text(
+        json.dumps({"index": 0, "turns": turns}) + "\n" + json.dumps({"index": 1, "turns": ["hi"]}) + "\n"
+    )
+    result = runner.invoke(
+        app,
+        [
+            "eval",
+            "alfworld",
+            "--games",
+            "2",
+            "--agent",
+            "replay",
+            "--replay",
+            str(replay),
+            "--out",
+            str(tmp_path / "replay"),
+        ],
+    )
     assert result.exit_code == 0, result.output
     summary = json.loads((tmp_path / "replay/summary.json").read_text())
     assert summary["success"] == 0.5 and summary["status"] == {"agent invalid action": 0.5, "completed": 0.5}
@@ -35,8 +50,21 @@ def test_eval_textworld_needs_a_source(tmp_path):
 
 def test_data_gen(tmp_path):
     out = tmp_path / "sft.jsonl"
-    result = runner.invoke(app, ["data", "alfworld-gen", "--games", "6", "--out", str(out),
-                                 "--failures", str(tmp_path / "f.jsonl"), "--dpo", str(tmp_path / "d.jsonl")])
+    result = runner.invoke(
+        app,
+        [
+            "data",
+            "alfworld-gen",
+            "--games",
+            "6",
+            "--out",
+            str(out),
+            "--failures",
+            str(tmp_path / "f.jsonl"),
+            "--dpo",
+            str(tmp_path / "d.jsonl"),
+        ],
+    )
     assert result.exit_code == 0, result.output
     rows = [json.loads(line) for line in out.read_text().splitlines()]
     assert len(rows) == 6 and all(r["won"] for r in rows)

@@ -6,7 +6,13 @@ import json
 
 from agentbench_tuning import rewards
 from agentbench_tuning.envs.alfworld import (
-    ExpertAgent, ReplayAgent, dpo_pairs, evaluate, expert_conversations, expert_step_samples, failure_conversations,
+    ExpertAgent,
+    ReplayAgent,
+    dpo_pairs,
+    evaluate,
+    expert_conversations,
+    expert_step_samples,
+    failure_conversations,
     sim_tasks,
     summarize,
 )
@@ -21,7 +27,8 @@ def test_summarize_hand_worked():
         {"task_type": "b", "won": True, "status": "completed", "steps": 8},
     ]
     assert summarize(records) == {
-        "n": 4, "success": 0.5,
+        "n": 4,
+        "success": 0.5,
         "per_task_type": {"a": {"n": 2, "success": 0.5}, "b": {"n": 2, "success": 0.5}},
         "status": {"agent invalid action": 0.25, "completed": 0.5, "task limit reached": 0.25},
         "mean_steps": 12.0,
@@ -49,7 +56,7 @@ def test_replay_regrades_expert_outputs(tmp_path):
     # The model outputs are the assistant turns after the task turn (instruction, ack, example come first).
     for c in convs:
         start = next(i for i, m in enumerate(c["messages"]) if m["content"].startswith("Here is your task."))
-        replay[c["index"]] = [m["content"] for m in c["messages"][start + 1::2]]
+        replay[c["index"]] = [m["content"] for m in c["messages"][start + 1 :: 2]]
     replay[1] = replay[1][:2]  # truncated: the exhausted replay answers "" -> invalid action
     summary = evaluate(tasks, ReplayAgent(replay), tmp_path)
     records = list(read_records(tmp_path / "records.jsonl"))
@@ -74,7 +81,9 @@ def test_step_samples_are_the_prompts_as_sent():
     conv = next(expert_conversations([task]))
     assert len(samples) == conv["steps"]
     for s in samples:  # the newest user turn, and only it, carries the action list
-        assert s["messages"][-1]["role"] == "assistant" and "AVAILABLE ACTIONS" in s["messages"][-2]["content"]
+        assert (
+            s["messages"][-1]["role"] == "assistant" and "AVAILABLE ACTIONS" in s["messages"][-2]["content"]
+        )
         assert sum("AVAILABLE ACTIONS" in m["content"] for m in s["messages"]) == 1
     # The last sample's prompt is the finished conversation up to the last output, with the list still shown.
     assert samples[-1]["messages"][-1] == conv["messages"][-1]
@@ -105,5 +114,7 @@ def test_transformers_agent_on_a_tiny_model(tiny_model_dirs):
     record = run_episode(AlfworldEnv(), task, TransformersAgent(path, max_new_tokens=4))
     assert record["status"] == "agent invalid action" and record["steps"] == 0
     # The prompt (instruction + example + task, ~1k tokens) cannot fit a 600-token context.
-    record = run_episode(AlfworldEnv(), task, TransformersAgent(path, max_new_tokens=4, max_context_tokens=600))
+    record = run_episode(
+        AlfworldEnv(), task, TransformersAgent(path, max_new_tokens=4, max_context_tokens=600)
+    )
     assert record["status"] == "agent context limit"

@@ -19,8 +19,12 @@ def test_same_seed_same_game():
 
 
 def test_knobs():
-    w = generate_world(3, GenConfig(task_type=TASK_TYPES[0], min_receptacles=6, max_receptacles=6,
-                                    distractors=0, hidden_prob=1.0))
+    w = generate_world(
+        3,
+        GenConfig(
+            task_type=TASK_TYPES[0], min_receptacles=6, max_receptacles=6, distractors=0, hidden_prob=1.0
+        ),
+    )
     assert len(w.receptacles) == 6
     assert len(w.items) in (1, 2)  # only the goal object(s)
     for name in w.items:  # hidden_prob=1: every object starts inside a closed receptacle when one exists

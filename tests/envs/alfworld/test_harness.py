@@ -8,8 +8,11 @@ from agentbench_tuning.envs.alfworld.harness import AlfworldEnv, GameState
 from agentbench_tuning.envs.alfworld.prompts import Prompts
 from agentbench_tuning.envs.alfworld.world import HEAT
 
-PROMPTS = Prompts(instruction="INST", acknowledgement="ACK",
-                  examples={k: ["ex obs", "ACTION: ex act"] for k in ("put", "clean", "heat", "cool", "examine", "puttwo")})
+PROMPTS = Prompts(
+    instruction="INST",
+    acknowledgement="ACK",
+    examples={k: ["ex obs", "ACTION: ex act"] for k in ("put", "clean", "heat", "cool", "examine", "puttwo")},
+)
 RESET = "-= Welcome to TextWorld, ALFRED! =-\n\nYou are in the middle of a room.\n\nYour task is to: heat x."
 
 
@@ -49,8 +52,11 @@ def test_initial_conversation(env):
         {"role": "assistant", "content": "ACK"},
         {"role": "user", "content": "Here is one example.\nex obs"},
         {"role": "assistant", "content": "ACTION: ex act"},
-        {"role": "user", "content": "Here is your task. You are in the middle of a room.\nYour task is to: heat x."
-                                    " AVAILABLE ACTIONS: go to a 1\nwin\n"},
+        {
+            "role": "user",
+            "content": "Here is your task. You are in the middle of a room.\nYour task is to: heat x."
+            " AVAILABLE ACTIONS: go to a 1\nwin\n",
+        },
     ]
 
 
@@ -58,7 +64,10 @@ def test_step_drops_old_action_list_and_cuts_arrival(env):
     result = env.step("THOUGHT: hm.\n ACTION: go to a 1")
     assert not result.done and result.observation == "Saw go to a 1."
     assert env.messages[-3:] == [
-        {"role": "user", "content": "Here is your task. You are in the middle of a room.\nYour task is to: heat x. "},
+        {
+            "role": "user",
+            "content": "Here is your task. You are in the middle of a room.\nYour task is to: heat x. ",
+        },
         {"role": "assistant", "content": "THOUGHT: hm.\n ACTION: go to a 1"},
         {"role": "user", "content": "Saw go to a 1. AVAILABLE ACTIONS: go to a 1\nwin\n"},
     ]
@@ -73,8 +82,13 @@ def test_win_completes(env):
 
 def test_missing_action_is_invalid_and_keeps_the_list(env):
     result = env.step("I think I should win.")
-    assert result.done and result.info == {"status": "agent invalid action", "won": False, "reward": 0.0,
-                                            "steps": 0, "valid_action_fraction": 0.0}
+    assert result.done and result.info == {
+        "status": "agent invalid action",
+        "won": False,
+        "reward": 0.0,
+        "steps": 0,
+        "valid_action_fraction": 0.0,
+    }
     assert env.transcript[-2]["content"].endswith(" AVAILABLE ACTIONS: go to a 1\nwin\n")
     assert env.game.commands == []
 
@@ -82,10 +96,10 @@ def test_missing_action_is_invalid_and_keeps_the_list(env):
 def test_three_identical_outputs_fail_even_when_the_third_wins():
     env = AlfworldEnv(prompts=PROMPTS)
     env.reset(ScriptedGame())
-    env.step("ACTION: look")            # 1: no BLEU overlap with the list, sent raw
-    env.step("ACTION: go to a 1")       # 2
-    env.step("ACTION: go to a 1")       # 3: 3 steps logged, not yet checked
-    r = env.step("ACTION: go to a 1")   # 4: last 3 identical -> fail
+    env.step("ACTION: look")  # 1: no BLEU overlap with the list, sent raw
+    env.step("ACTION: go to a 1")  # 2
+    env.step("ACTION: go to a 1")  # 3: 3 steps logged, not yet checked
+    r = env.step("ACTION: go to a 1")  # 4: last 3 identical -> fail
     assert r.done and r.info["status"] == "agent invalid action" and r.info["steps"] == 4
 
 
@@ -126,7 +140,7 @@ def test_context_limit(env):
 
 
 def test_snapped_actions_count_as_not_valid(env):
-    env.step("ACTION: go to a")   # snapped to "go to a 1"
+    env.step("ACTION: go to a")  # snapped to "go to a 1"
     r = env.step("ACTION: win")
     assert env.log[0]["action"] == "go to a 1" and r.info["valid_action_fraction"] == 0.5
 

@@ -8,7 +8,11 @@ import json
 import pytest
 
 from agentbench_tuning.envs.alfworld.prompts import (
-    EXAMPLE_KEYS, default_prompts, import_agentbench_prompts, load_prompts, task_type_of,
+    EXAMPLE_KEYS,
+    default_prompts,
+    import_agentbench_prompts,
+    load_prompts,
+    task_type_of,
 )
 from agentbench_tuning.envs.alfworld.world import CLEAN, TWO
 
@@ -44,10 +48,12 @@ def _fake_checkout(root):
         "        return 'DUMMY INSTRUCTION'\n"
         "    async def alfworld_run(self, session, env):\n"
         "        session.inject({'role': 'user', 'content': self.get_task_instruction()})\n"
-        "        session.inject({'role': 'agent', 'content': 'DUMMY ACK'})\n")
+        "        session.inject({'role': 'agent', 'content': 'DUMMY ACK'})\n"
+    )
     (root / "configs/tasks").mkdir(parents=True)
     (root / "configs/tasks/alfworld.yaml").write_text(
-        "default:\n  parameters:\n    prompts_path: \"src/server/tasks/alfworld/prompts/x.json\"\n")
+        'default:\n  parameters:\n    prompts_path: "src/server/tasks/alfworld/prompts/x.json"\n'
+    )
     (task_py.parent / "prompts").mkdir()
     examples = {k: [f"{k} obs", f"ACTION: {k}"] for k in EXAMPLE_KEYS.values()}
     (task_py.parent / "prompts/x.json").write_text(json.dumps(examples))

@@ -6,8 +6,15 @@ import pytest
 from nltk.translate.bleu_score import SmoothingFunction, sentence_bleu
 
 from agentbench_tuning.envs.alfworld.protocol import (
-    available_actions, bleu, count_segments, drop_available_actions, filter_history, initial_observation,
-    parse_action, repeated_three, step_observation,
+    available_actions,
+    bleu,
+    count_segments,
+    drop_available_actions,
+    filter_history,
+    initial_observation,
+    parse_action,
+    repeated_three,
+    step_observation,
 )
 
 CHOICES = ["go to cabinet 1", "go to cabinet 2", "inventory", "look", "take apple 1 from countertop 1"]
@@ -17,26 +24,32 @@ def test_observation_cuts():
     reset = "-= Welcome to TextWorld, ALFRED! =-\n\nYou are in the middle of a room.\n\nYour task is to: x."
     assert initial_observation(reset) == "You are in the middle of a room.\nYour task is to: x."
     assert step_observation("You arrive at loc 12. The fridge 1 is closed.") == "The fridge 1 is closed."
-    assert step_observation("You open the fridge 1. The fridge 1 is open.") == "You open the fridge 1. The fridge 1 is open."
+    assert (
+        step_observation("You open the fridge 1. The fridge 1 is open.")
+        == "You open the fridge 1. The fridge 1 is open."
+    )
     assert available_actions(["look", "inventory"]) == " AVAILABLE ACTIONS: look\ninventory\n"
     # The previous turn keeps everything before the list, including the space in front of it.
     assert drop_available_actions("Obs." + available_actions(["look"])) == "Obs. "
 
 
-@pytest.mark.parametrize("output, expected", [
-    ("THOUGHT: go.\n ACTION: go to cabinet 2\n", "go to cabinet 2"),       # exact admissible command
-    ("ACTION:   LOOK  ", "look"),                                           # stripped and lower-cased
-    ("ACTION: look\nmore text", "look"),                                    # first line only
-    # `.*` takes the rest of the line ("go to cabinet 1 action: look"), which BLEU then snaps back.
-    ("ACTION: go to cabinet 1 ACTION: look", "go to cabinet 1"),
-    ("Action: look", None),                                                 # case-sensitive: no match
-    ("I will look around.", None),                                          # no ACTION at all
-    ("ACTION:   \n", None),                                                 # empty action is falsy in v0.2
-    ("ACTION: take apple from countertop 1", "take apple 1 from countertop 1"),  # BLEU 0.308 snaps
-    ("ACTION: cabinet", "go to cabinet 1"),                                 # tie 0.0498: first in list wins
-    ("ACTION: apple", "apple"),                                             # best BLEU 0.0067 <= 0.01: sent raw
-    ("ACTION: fly away", "fly away"),                                       # no overlap: sent raw
-])
+@pytest.mark.parametrize(
+    "output, expected",
+    [
+        ("THOUGHT: go.\n ACTION: go to cabinet 2\n", "go to cabinet 2"),  # exact admissible command
+        ("ACTION:   LOOK  ", "look"),  # stripped and lower-cased
+        ("ACTION: look\nmore text", "look"),  # first line only
+        # `.*` takes the rest of the line ("go to cabinet 1 action: look"), which BLEU then snaps back.
+        ("ACTION: go to cabinet 1 ACTION: look", "go to cabinet 1"),
+        ("Action: look", None),  # case-sensitive: no match
+        ("I will look around.", None),  # no ACTION at all
+        ("ACTION:   \n", None),  # empty action is falsy in v0.2
+        ("ACTION: take apple from countertop 1", "take apple 1 from countertop 1"),  # BLEU 0.308 snaps
+        ("ACTION: cabinet", "go to cabinet 1"),  # tie 0.0498: first in list wins
+        ("ACTION: apple", "apple"),  # best BLEU 0.0067 <= 0.01: sent raw
+        ("ACTION: fly away", "fly away"),  # no overlap: sent raw
+    ],
+)
 def test_parse_action(output, expected):
     assert parse_action(output, CHOICES) == expected
 
@@ -54,10 +67,10 @@ def test_bleu_is_nltk_method4():
 
 
 def test_repeated_three_needs_more_than_three_steps():
-    assert not repeated_three(["a", "a", "a"])          # 3 logged: not yet checked
-    assert repeated_three(["b", "a", "a", "a"])         # 4 logged, last 3 identical
+    assert not repeated_three(["a", "a", "a"])  # 3 logged: not yet checked
+    assert repeated_three(["b", "a", "a", "a"])  # 4 logged, last 3 identical
     assert not repeated_three(["a", "a", "b", "a"])
-    assert not repeated_three(["a ", "a", "a", "a "])   # raw outputs compared exactly
+    assert not repeated_three(["a ", "a", "a", "a "])  # raw outputs compared exactly
 
 
 def test_count_segments():
@@ -70,7 +83,11 @@ def test_count_segments():
 
 
 def test_filter_history_keeps_everything_under_limit():
-    msgs = [{"role": "user", "content": "inst"}, {"role": "assistant", "content": "ok"}, {"role": "user", "content": "go"}]
+    msgs = [
+        {"role": "user", "content": "inst"},
+        {"role": "assistant", "content": "ok"},
+        {"role": "user", "content": "go"},
+    ]
     assert filter_history(msgs) == msgs
 
 
@@ -79,7 +96,10 @@ def test_filter_history_drops_oldest_and_notes_it():
     # "ub" makes 4 >= 4 and stops. 7 messages - 2 kept - the instruction = 4 omitted.
     msgs = [{"role": "user", "content": "inst"}]
     for i in range(3):
-        msgs += [{"role": "assistant", "content": f"a{chr(97 + i)}"}, {"role": "user", "content": f"u{chr(97 + i)}"}]
+        msgs += [
+            {"role": "assistant", "content": f"a{chr(97 + i)}"},
+            {"role": "user", "content": f"u{chr(97 + i)}"},
+        ]
     out = filter_history(msgs, limit=4)
     assert out == [
         {"role": "user", "content": "inst\n\n[NOTICE] 4 messages are omitted."},
@@ -98,5 +118,10 @@ def test_filter_history_never_starts_with_a_user_turn_after_the_instruction():
     # the instruction (with the notice) is left: 6 omitted.
     msgs = [{"role": "user", "content": "inst"}]
     for i in range(3):
-        msgs += [{"role": "assistant", "content": f"a{chr(97 + i)}"}, {"role": "user", "content": f"u{chr(97 + i)}"}]
-    assert filter_history(msgs, limit=3) == [{"role": "user", "content": "inst\n\n[NOTICE] 6 messages are omitted."}]
+        msgs += [
+            {"role": "assistant", "content": f"a{chr(97 + i)}"},
+            {"role": "user", "content": f"u{chr(97 + i)}"},
+        ]
+    assert filter_history(msgs, limit=3) == [
+        {"role": "user", "content": "inst\n\n[NOTICE] 6 messages are omitted."}
+    ]

@@ -7,7 +7,13 @@ import json
 import pytest
 
 from agentbench_tuning.envs.alfworld import (
-    AlfworldEnv, ExpertAgent, build_test_game, engine_missing, game_dir_tasks, run_episode, split_tasks,
+    AlfworldEnv,
+    ExpertAgent,
+    build_test_game,
+    engine_missing,
+    game_dir_tasks,
+    run_episode,
+    split_tasks,
 )
 
 pytestmark = pytest.mark.skipif(engine_missing() is not None, reason=str(engine_missing()))
@@ -34,10 +40,19 @@ def test_engine_expert_wins_through_the_harness(game_dir):
 def test_engine_text_through_the_harness(game_dir):
     env = AlfworldEnv()
     obs = env.reset(game_dir_tasks(game_dir)[0])
-    assert obs == ("You are in the middle of a room. Looking quickly around you, you see a cabinet 1, "
-                   "a countertop 1, a diningtable 1, and a fridge 1.\nYour task is to: put a apple in countertop.")
-    assert env.admissible == ["go to cabinet 1", "go to countertop 1", "go to diningtable 1", "go to fridge 1",
-                              "help", "inventory", "look"]
+    assert obs == (
+        "You are in the middle of a room. Looking quickly around you, you see a cabinet 1, "
+        "a countertop 1, a diningtable 1, and a fridge 1.\nYour task is to: put a apple in countertop."
+    )
+    assert env.admissible == [
+        "go to cabinet 1",
+        "go to countertop 1",
+        "go to diningtable 1",
+        "go to fridge 1",
+        "help",
+        "inventory",
+        "look",
+    ]
     r = env.step("ACTION: go to cabinet")  # snapped by BLEU to "go to cabinet 1"
     assert r.observation == "You arrive at cabinet 1. The cabinet 1 is closed."  # this grammar has no "loc N"
     r = env.step("ACTION: open cabinet 1")

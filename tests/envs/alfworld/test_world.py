@@ -19,18 +19,28 @@ def test_listing_forms():
     assert listing([]) == "nothing"
     assert listing(["apple 1"]) == "a apple 1"
     assert listing(["apple 1", "apple 2"]) == "a apple 2, and a apple 1"
-    assert listing(["bread 1", "apple 1", "apple 10", "apple 2"]) == "a apple 10, a apple 2, a apple 1, and a bread 1"
+    assert (
+        listing(["bread 1", "apple 1", "apple 10", "apple 2"])
+        == "a apple 10, a apple 2, a apple 1, and a bread 1"
+    )
 
 
 def test_go_open_close_feedback(kitchen):
     assert kitchen.step("go to cabinet 1") == "You arrive at loc 7. The cabinet 1 is closed."
-    assert kitchen.step("open cabinet 1") == "You open the cabinet 1. The cabinet 1 is open. In it, you see a mug 1."
+    assert (
+        kitchen.step("open cabinet 1")
+        == "You open the cabinet 1. The cabinet 1 is open. In it, you see a mug 1."
+    )
     assert kitchen.step("examine cabinet 1") == "The cabinet 1 is open. In it, you see a mug 1."
     assert kitchen.step("close cabinet 1") == "You close the cabinet 1."
     assert kitchen.step("go to countertop 1") == (
-        "You arrive at loc 5. On the countertop 1, you see a apple 2, a apple 1, and a bread 1.")
+        "You arrive at loc 5. On the countertop 1, you see a apple 2, a apple 1, and a bread 1."
+    )
     assert kitchen.step("go to cabinet 2") == "You arrive at loc 3. The cabinet 2 is closed."
-    assert kitchen.step("open cabinet 2") == "You open the cabinet 2. The cabinet 2 is open. In it, you see nothing."
+    assert (
+        kitchen.step("open cabinet 2")
+        == "You open the cabinet 2. The cabinet 2 is open. In it, you see nothing."
+    )
 
 
 def test_take_put_inventory_one_object_in_hand(kitchen):
@@ -61,7 +71,8 @@ def test_heat_cool_clean_and_examine_object(kitchen):
 def test_use_lamp_and_look(kitchen):
     assert kitchen.step("look") == (
         "You are in the middle of a room. Looking quickly around you, you see a cabinet 2, a cabinet 1, "
-        "a countertop 1, a fridge 1, a microwave 1, a sidetable 1, and a sinkbasin 1.")
+        "a countertop 1, a fridge 1, a microwave 1, a sidetable 1, and a sinkbasin 1."
+    )
     kitchen.step("go to sidetable 1")
     assert kitchen.step("look") == "You are facing the sidetable 1. Next to it, you see nothing."
     assert kitchen.step("use desklamp 1") == "You turn on the desklamp 1."
@@ -83,9 +94,19 @@ def test_admissible_commands_at_open_cabinet_holding_apple(kitchen):
     kitchen.step("open microwave 1")
     # Sorted like TextWorld; every receptacle has "go to" (including the current one).
     assert kitchen.admissible_commands() == [
-        "close microwave 1", "examine apple 1", "examine microwave 1",
-        "go to cabinet 1", "go to cabinet 2", "go to countertop 1", "go to fridge 1", "go to microwave 1",
-        "go to sidetable 1", "go to sinkbasin 1", "heat apple 1 with microwave 1", "inventory", "look",
+        "close microwave 1",
+        "examine apple 1",
+        "examine microwave 1",
+        "go to cabinet 1",
+        "go to cabinet 2",
+        "go to countertop 1",
+        "go to fridge 1",
+        "go to microwave 1",
+        "go to sidetable 1",
+        "go to sinkbasin 1",
+        "heat apple 1 with microwave 1",
+        "inventory",
+        "look",
         "put apple 1 in/on microwave 1",
     ]
 

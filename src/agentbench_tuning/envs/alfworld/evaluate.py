@@ -13,10 +13,10 @@ from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any, Protocol
 
-from agentbench_tuning.eval.records import RecordWriter, read_records, write_json_atomic
 from agentbench_tuning.envs.alfworld.harness import AlfworldEnv, Task
 from agentbench_tuning.envs.alfworld.prompts import Prompts
 from agentbench_tuning.envs.alfworld.sim import SimGame
+from agentbench_tuning.eval.records import RecordWriter, read_records, write_json_atomic
 
 
 class Agent(Protocol):
@@ -67,13 +67,14 @@ class TransformersAgent:
     def act(self, env: AlfworldEnv) -> str | None:
         import torch
 
-        ids = self.tokenizer.apply_chat_template(env.messages, add_generation_prompt=True, return_tensors="pt",
-                                                 return_dict=True)["input_ids"]
+        ids = self.tokenizer.apply_chat_template(
+            env.messages, add_generation_prompt=True, return_tensors="pt", return_dict=True
+        )["input_ids"]
         if ids.shape[1] + self.max_new_tokens > self.max_context_tokens:
             return None
         with torch.no_grad():
             out = self.model.generate(ids, max_new_tokens=self.max_new_tokens, do_sample=False)
-        return self.tokenizer.decode(out[0, ids.shape[1]:], skip_special_tokens=True)
+        return self.tokenizer.decode(out[0, ids.shape[1] :], skip_special_tokens=True)
 
 
 def run_episode(env: AlfworldEnv, task: Task, agent: Agent) -> dict[str, Any]:
@@ -86,10 +87,18 @@ def run_episode(env: AlfworldEnv, task: Task, agent: Agent) -> dict[str, Any]:
         if result.done:
             break
     info = result.info
-    return {"index": task.index, "game": env.game.name, "task_type": env.game.task_type,
-            "status": info["status"], "won": info["won"], "reward": info["reward"], "steps": info["steps"],
-            "actions": [entry["action"] for entry in env.log], "transcript": env.transcript,
-            **({"error": info["error"]} if "error" in info else {})}
+    return {
+        "index": task.index,
+        "game": env.game.name,
+        "task_type": env.game.task_type,
+        "status": info["status"],
+        "won": info["won"],
+        "reward": info["reward"],
+        "steps": info["steps"],
+        "actions": [entry["action"] for entry in env.log],
+        "transcript": env.transcript,
+        **({"error": info["error"]} if "error" in info else {}),
+    }
 
 
 def evaluate(tasks: list[Task], agent: Agent, out_dir: str | Path, prompts: Prompts | None = None) -> dict:

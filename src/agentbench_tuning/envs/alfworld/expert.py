@@ -60,15 +60,20 @@ class _Planner:
     def fetch(self, obj_cls: str, first: bool, exclude: set[str]) -> str:
         """Find and pick up an object of `obj_cls` (not one in `exclude`); returns its name."""
         w = self.world
-        name = min((n for n, i in w.items.items() if i.cls == obj_cls and n not in exclude and n != w.held),
-                   key=lambda n: (w.where(n) is None, n))
+        name = min(
+            (n for n, i in w.items.items() if i.cls == obj_cls and n not in exclude and n != w.held),
+            key=lambda n: (w.where(n) is None, n),
+        )
         home = w.receptacles[w.where(name)]
         decoys = self._decoys(obj_cls, home)
         route = decoys + [home]
         head = f"The task is to {w.goal.text[:-1]}. " if first else ""
-        self.reach(route[0], f"{head}First I need to find a {obj_cls}. A {obj_cls} is likely in a "
-                             f"{self._guess(obj_cls, route)}. I will start with {route[0].name}.")
-        for prev, r in zip(route, route[1:]):
+        self.reach(
+            route[0],
+            f"{head}First I need to find a {obj_cls}. A {obj_cls} is likely in a "
+            f"{self._guess(obj_cls, route)}. I will start with {route[0].name}.",
+        )
+        for prev, r in zip(route, route[1:], strict=False):
             self.reach(r, f"There is no {obj_cls} in {prev.name}. Next I will check {r.name}.")
         self.do(f"take {name} from {home.name}", f"I found {name} in {home.name}. I will take it.")
         return name
@@ -76,17 +81,24 @@ class _Planner:
     def _guess(self, obj_cls: str, route: list[Receptacle]) -> str:
         """Up to three plausible receptacle classes, the first one visited first (so the thought is honest
         about the plan without revealing where the object is)."""
-        others = sorted({r.cls for r in self.world.receptacles.values() if accepts(r.cls, obj_cls)}
-                        - {"microwave", "fridge", "sinkbasin", "garbagecan", self.world.goal.target_cls})
+        others = sorted(
+            {r.cls for r in self.world.receptacles.values() if accepts(r.cls, obj_cls)}
+            - {"microwave", "fridge", "sinkbasin", "garbagecan", self.world.goal.target_cls}
+        )
         self.rng.shuffle(others)
         classes = list(dict.fromkeys([route[0].cls] + [r.cls for r in route[1:]] + others))[:3]
         return classes[0] if len(classes) == 1 else ", ".join(classes[:-1]) + " or " + classes[-1]
 
     def _decoys(self, obj_cls: str, home: Receptacle) -> list[Receptacle]:
         w = self.world
-        plausible = [r for r in w.receptacles.values() if r is not home and accepts(r.cls, obj_cls)
-                     and r.cls not in ("microwave", "fridge", "sinkbasin", "garbagecan", w.goal.target_cls)
-                     and not any(w.items[n].cls == obj_cls for n in r.contents)]
+        plausible = [
+            r
+            for r in w.receptacles.values()
+            if r is not home
+            and accepts(r.cls, obj_cls)
+            and r.cls not in ("microwave", "fridge", "sinkbasin", "garbagecan", w.goal.target_cls)
+            and not any(w.items[n].cls == obj_cls for n in r.contents)
+        ]
         k = self.rng.choices(range(len(DECOY_WEIGHTS)), weights=DECOY_WEIGHTS)[0]
         return self.rng.sample(plausible, min(k, len(plausible)))
 
@@ -112,8 +124,11 @@ def plan(world: World, rng: random.Random) -> list[Turn]:
     if goal.task_type == LOOK:
         lamp = next(n for n, i in p.world.items.items() if i.cls == goal.target_cls)
         host = p.world.receptacles[p.world.where(lamp)]
-        p.do(f"go to {host.name}", f"Now I have {name}. Next I need to find a {goal.target_cls}; "
-                                   f"it should be on a desk or sidetable.")
+        p.do(
+            f"go to {host.name}",
+            f"Now I have {name}. Next I need to find a {goal.target_cls}; "
+            f"it should be on a desk or sidetable.",
+        )
         p.do(f"use {lamp}", f"There is {lamp} here. I will turn it on to look at {name} under it.")
     else:
         target = p._first(goal.target_cls)
@@ -125,7 +140,11 @@ def plan(world: World, rng: random.Random) -> list[Turn]:
             p.place(name, target, f"Now I have {name}. Next I will put it in/on {target.name}.")
         if goal.task_type == TWO:
             second = p.fetch(goal.obj_cls, first=False, exclude={name})
-            p.place(second, target, f"Now I have the second {goal.obj_cls}. I will put it in/on {target.name} too.")
+            p.place(
+                second,
+                target,
+                f"Now I have the second {goal.obj_cls}. I will put it in/on {target.name} too.",
+            )
     if not p.world.won():
         raise AssertionError(f"expert plan did not win: goal {goal.text!r}")
     return p.turns

@@ -13,46 +13,160 @@ import random
 from dataclasses import dataclass
 
 from agentbench_tuning.envs.alfworld.world import (
-    CLEAN, COOL, HEAT, LOOK, PICK, TASK_TYPES, TWO, Goal, Item, Receptacle, World, accepts,
+    CLEAN,
+    COOL,
+    HEAT,
+    LOOK,
+    PICK,
+    TASK_TYPES,
+    TWO,
+    Goal,
+    Item,
+    Receptacle,
+    World,
+    accepts,
 )
 
 # Receptacle classes per room: (class, openable, how many at most).
 ROOMS = {
-    "kitchen": [("cabinet", True, 9), ("drawer", True, 5), ("countertop", False, 3), ("diningtable", False, 1),
-                ("fridge", True, 1), ("microwave", True, 1), ("sinkbasin", False, 1), ("stoveburner", False, 4),
-                ("garbagecan", False, 1), ("coffeemachine", False, 1), ("toaster", False, 1), ("shelf", False, 3)],
-    "bathroom": [("cabinet", True, 4), ("countertop", False, 1), ("sinkbasin", False, 2), ("bathtubbasin", False, 1),
-                 ("toilet", False, 1), ("towelholder", False, 1), ("handtowelholder", False, 2),
-                 ("toiletpaperhanger", False, 1), ("garbagecan", False, 1), ("drawer", True, 3), ("shelf", False, 2)],
-    "bedroom": [("bed", False, 1), ("desk", False, 2), ("drawer", True, 6), ("dresser", False, 1),
-                ("shelf", False, 4), ("sidetable", False, 2), ("garbagecan", False, 1), ("laundryhamper", False, 1),
-                ("safe", True, 1)],
-    "livingroom": [("sofa", False, 1), ("armchair", False, 2), ("coffeetable", False, 1), ("sidetable", False, 2),
-                   ("drawer", True, 4), ("cabinet", True, 4), ("shelf", False, 5), ("garbagecan", False, 1),
-                   ("tvstand", False, 1), ("dresser", False, 1)],
+    "kitchen": [
+        ("cabinet", True, 9),
+        ("drawer", True, 5),
+        ("countertop", False, 3),
+        ("diningtable", False, 1),
+        ("fridge", True, 1),
+        ("microwave", True, 1),
+        ("sinkbasin", False, 1),
+        ("stoveburner", False, 4),
+        ("garbagecan", False, 1),
+        ("coffeemachine", False, 1),
+        ("toaster", False, 1),
+        ("shelf", False, 3),
+    ],
+    "bathroom": [
+        ("cabinet", True, 4),
+        ("countertop", False, 1),
+        ("sinkbasin", False, 2),
+        ("bathtubbasin", False, 1),
+        ("toilet", False, 1),
+        ("towelholder", False, 1),
+        ("handtowelholder", False, 2),
+        ("toiletpaperhanger", False, 1),
+        ("garbagecan", False, 1),
+        ("drawer", True, 3),
+        ("shelf", False, 2),
+    ],
+    "bedroom": [
+        ("bed", False, 1),
+        ("desk", False, 2),
+        ("drawer", True, 6),
+        ("dresser", False, 1),
+        ("shelf", False, 4),
+        ("sidetable", False, 2),
+        ("garbagecan", False, 1),
+        ("laundryhamper", False, 1),
+        ("safe", True, 1),
+    ],
+    "livingroom": [
+        ("sofa", False, 1),
+        ("armchair", False, 2),
+        ("coffeetable", False, 1),
+        ("sidetable", False, 2),
+        ("drawer", True, 4),
+        ("cabinet", True, 4),
+        ("shelf", False, 5),
+        ("garbagecan", False, 1),
+        ("tvstand", False, 1),
+        ("dresser", False, 1),
+    ],
 }
 # Receptacles every room of that kind has (the appliances the tasks need).
-REQUIRED = {"kitchen": ("fridge", "microwave", "sinkbasin", "countertop", "cabinet"),
-            "bathroom": ("sinkbasin", "countertop", "toilet"),
-            "bedroom": ("desk", "sidetable", "bed"), "livingroom": ("sidetable", "sofa", "coffeetable")}
+REQUIRED = {
+    "kitchen": ("fridge", "microwave", "sinkbasin", "countertop", "cabinet"),
+    "bathroom": ("sinkbasin", "countertop", "toilet"),
+    "bedroom": ("desk", "sidetable", "bed"),
+    "livingroom": ("sidetable", "sofa", "coffeetable"),
+}
 # Object classes per room, with properties: c = cleanable, h = heatable, k = coolable.
 OBJECTS = {
-    "kitchen": {"apple": "chk", "bread": "hk", "egg": "chk", "lettuce": "ck", "potato": "chk", "tomato": "chk",
-                "bowl": "chk", "cup": "chk", "mug": "chk", "plate": "chk", "pan": "ck", "pot": "ck",
-                "fork": "c", "knife": "c", "spoon": "c", "spatula": "c", "ladle": "c", "butterknife": "c",
-                "saltshaker": "", "peppershaker": "", "winebottle": "k", "dishsponge": "c", "kettle": "c"},
-    "bathroom": {"soapbar": "c", "cloth": "c", "spraybottle": "", "toiletpaper": "", "candle": "",
-                 "soapbottle": "", "tissuebox": "", "handtowel": "", "plunger": "", "scrubbrush": ""},
-    "bedroom": {"book": "", "cellphone": "", "pen": "", "pencil": "", "keychain": "", "creditcard": "",
-                "cd": "", "alarmclock": "", "pillow": "", "laptop": "", "mug": "chk", "bowl": "chk", "watch": ""},
-    "livingroom": {"remotecontrol": "", "newspaper": "", "keychain": "", "statue": "", "vase": "", "box": "",
-                   "creditcard": "", "watch": "", "laptop": "", "pillow": "", "plate": "chk", "bowl": "chk"},
+    "kitchen": {
+        "apple": "chk",
+        "bread": "hk",
+        "egg": "chk",
+        "lettuce": "ck",
+        "potato": "chk",
+        "tomato": "chk",
+        "bowl": "chk",
+        "cup": "chk",
+        "mug": "chk",
+        "plate": "chk",
+        "pan": "ck",
+        "pot": "ck",
+        "fork": "c",
+        "knife": "c",
+        "spoon": "c",
+        "spatula": "c",
+        "ladle": "c",
+        "butterknife": "c",
+        "saltshaker": "",
+        "peppershaker": "",
+        "winebottle": "k",
+        "dishsponge": "c",
+        "kettle": "c",
+    },
+    "bathroom": {
+        "soapbar": "c",
+        "cloth": "c",
+        "spraybottle": "",
+        "toiletpaper": "",
+        "candle": "",
+        "soapbottle": "",
+        "tissuebox": "",
+        "handtowel": "",
+        "plunger": "",
+        "scrubbrush": "",
+    },
+    "bedroom": {
+        "book": "",
+        "cellphone": "",
+        "pen": "",
+        "pencil": "",
+        "keychain": "",
+        "creditcard": "",
+        "cd": "",
+        "alarmclock": "",
+        "pillow": "",
+        "laptop": "",
+        "mug": "chk",
+        "bowl": "chk",
+        "watch": "",
+    },
+    "livingroom": {
+        "remotecontrol": "",
+        "newspaper": "",
+        "keychain": "",
+        "statue": "",
+        "vase": "",
+        "box": "",
+        "creditcard": "",
+        "watch": "",
+        "laptop": "",
+        "pillow": "",
+        "plate": "chk",
+        "bowl": "chk",
+    },
 }
 LAMP = "desklamp"
 LAMP_HOSTS = ("desk", "sidetable", "dresser")
 # Which rooms can pose which task (the appliance it needs must exist there).
-TASK_ROOMS = {PICK: tuple(ROOMS), LOOK: ("bedroom", "livingroom"), CLEAN: ("kitchen", "bathroom"),
-              HEAT: ("kitchen",), COOL: ("kitchen",), TWO: tuple(ROOMS)}
+TASK_ROOMS = {
+    PICK: tuple(ROOMS),
+    LOOK: ("bedroom", "livingroom"),
+    CLEAN: ("kitchen", "bathroom"),
+    HEAT: ("kitchen",),
+    COOL: ("kitchen",),
+    TWO: tuple(ROOMS),
+}
 TASK_PROPERTY = {CLEAN: "c", HEAT: "h", COOL: "k"}
 # Two phrasings per task type, as ALFWorld's templated goals word them.
 GOAL_TEMPLATES = {
@@ -77,8 +191,10 @@ class GenConfig:
         if self.task_type is not None and self.task_type not in TASK_TYPES:
             raise ValueError(f"GenConfig.task_type={self.task_type!r}: use one of {', '.join(TASK_TYPES)}")
         if not 4 <= self.min_receptacles <= self.max_receptacles:
-            raise ValueError(f"GenConfig: need 4 <= min_receptacles <= max_receptacles, got "
-                             f"{self.min_receptacles}..{self.max_receptacles}")
+            raise ValueError(
+                f"GenConfig: need 4 <= min_receptacles <= max_receptacles, got "
+                f"{self.min_receptacles}..{self.max_receptacles}"
+            )
         if self.distractors < 0 or not 0.0 <= self.hidden_prob <= 1.0:
             raise ValueError("GenConfig: distractors must be >= 0 and hidden_prob within [0, 1]")
 
@@ -116,8 +232,12 @@ def _make_receptacles(rng: random.Random, room: str, config: GenConfig) -> dict[
             counts[cls] = counts.get(cls, 0) + 1
     names = [f"{cls} {i}" for cls, n in counts.items() for i in range(1, n + 1)]
     locs = rng.sample(range(1, 4 * len(names) + 1), len(names))  # "loc N" numbers carry no meaning
-    return {name: Receptacle(name=name, cls=name.rpartition(" ")[0], loc=loc, openable=spec[name.rpartition(" ")[0]][0])
-            for name, loc in zip(names, locs)}
+    return {
+        name: Receptacle(
+            name=name, cls=name.rpartition(" ")[0], loc=loc, openable=spec[name.rpartition(" ")[0]][0]
+        )
+        for name, loc in zip(names, locs, strict=True)
+    }
 
 
 def _make_goal(rng: random.Random, room: str, task_type: str, receptacles: dict[str, Receptacle]) -> Goal:
@@ -148,15 +268,29 @@ def _place_goal_objects(rng, room, goal: Goal, receptacles, items, config: GenCo
 
 def _new_item(items: dict[str, Item], cls: str, props: str) -> Item:
     number = 1 + sum(1 for i in items.values() if i.cls == cls)
-    item = Item(name=f"{cls} {number}", cls=cls, cleanable="c" in props, heatable="h" in props, coolable="k" in props)
+    item = Item(
+        name=f"{cls} {number}", cls=cls, cleanable="c" in props, heatable="h" in props, coolable="k" in props
+    )
     items[item.name] = item
     return item
 
 
-def _place(rng: random.Random, item: Item, receptacles: dict[str, Receptacle], config: GenConfig, avoid: str) -> None:
+def _place(
+    rng: random.Random, item: Item, receptacles: dict[str, Receptacle], config: GenConfig, avoid: str
+) -> None:
     # Goal objects never start in a goal receptacle, so no game is won before it begins.
-    options = [r for r in receptacles.values() if accepts(r.cls, item.cls) and r.cls != avoid
-               and r.cls not in ("microwave", "fridge", "sinkbasin", "stoveburner", "toaster", "coffeemachine", "garbagecan")]
+    options = [
+        r
+        for r in receptacles.values()
+        if accepts(r.cls, item.cls)
+        and r.cls != avoid
+        and r.cls
+        not in ("microwave", "fridge", "sinkbasin", "stoveburner", "toaster", "coffeemachine", "garbagecan")
+    ]
     closed = [r for r in options if r.openable]
-    pool = closed if closed and rng.random() < config.hidden_prob else [r for r in options if not r.openable] or options
+    pool = (
+        closed
+        if closed and rng.random() < config.hidden_prob
+        else [r for r in options if not r.openable] or options
+    )
     rng.choice(pool).contents.append(item.name)

@@ -22,11 +22,24 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from agentbench_tuning.envs.base import COMPLETED, CONTEXT_LIMIT, INVALID_ACTION, TASK_LIMIT, UNKNOWN, StepResult
 from agentbench_tuning.envs.alfworld.prompts import Prompts, default_prompts
 from agentbench_tuning.envs.alfworld.protocol import (
-    available_actions, drop_available_actions, extract_action, filter_history, initial_observation,
-    repeated_three, snap_action, step_observation,
+    available_actions,
+    drop_available_actions,
+    extract_action,
+    filter_history,
+    initial_observation,
+    repeated_three,
+    snap_action,
+    step_observation,
+)
+from agentbench_tuning.envs.base import (
+    COMPLETED,
+    CONTEXT_LIMIT,
+    INVALID_ACTION,
+    TASK_LIMIT,
+    UNKNOWN,
+    StepResult,
 )
 
 MAX_STEPS = 35
@@ -80,8 +93,10 @@ class AlfworldEnv:
         self.status: str | None = None
         self.won = False
         observation = initial_observation(state.feedback)
-        self.history = [{"role": "user", "content": self.prompts.instruction},
-                        {"role": "assistant", "content": self.prompts.acknowledgement}]
+        self.history = [
+            {"role": "user", "content": self.prompts.instruction},
+            {"role": "assistant", "content": self.prompts.acknowledgement},
+        ]
         example = self.prompts.example_for(self.game.task_type)
         example[0] = "Here is one example.\n" + example[0]
         roles = ("user", "assistant")
@@ -119,8 +134,16 @@ class AlfworldEnv:
         observation = step_observation(state.feedback)
         self.admissible = state.admissible
         self.history.append({"role": "user", "content": observation + available_actions(state.admissible)})
-        self.log.append({"round": len(self.log) + 1, "output": output, "action": command,
-                         "as_written": as_written, "observation": observation, "done": state.done})
+        self.log.append(
+            {
+                "round": len(self.log) + 1,
+                "output": output,
+                "action": command,
+                "as_written": as_written,
+                "observation": observation,
+                "done": state.done,
+            }
+        )
         # The loop check comes before the done check, so a winning third identical output still fails.
         if repeated_three([entry["output"] for entry in self.log]):
             return self._finish(INVALID_ACTION, observation)
@@ -140,8 +163,13 @@ class AlfworldEnv:
         self.done = True
         self.status = status
         won = self.won and status == COMPLETED
-        info = {"status": status, "won": won, "reward": float(won), "steps": len(self.log),
-                "valid_action_fraction": sum(e["as_written"] for e in self.log) / max(len(self.log), 1)}
+        info = {
+            "status": status,
+            "won": won,
+            "reward": float(won),
+            "steps": len(self.log),
+            "valid_action_fraction": sum(e["as_written"] for e in self.log) / max(len(self.log), 1),
+        }
         progress = self.game.progress()
         if progress is not None:  # the simulator knows its sub-goals; the real engine does not say
             info["progress"] = progress

@@ -25,18 +25,24 @@ from agentbench_tuning.envs.alfworld.world import CLEAN, COOL, HEAT, LOOK, PICK,
 
 # v0.2 picks the example by the game folder's prefix; these are its keys.
 EXAMPLE_KEYS = {PICK: "put", CLEAN: "clean", HEAT: "heat", COOL: "cool", LOOK: "examine", TWO: "puttwo"}
-FOLDER_PREFIXES = {"pick_and_place": PICK, "pick_clean_then_place": CLEAN, "pick_heat_then_place": HEAT,
-                   "pick_cool_then_place": COOL, "look_at_obj": LOOK, "pick_two_obj": TWO}
+FOLDER_PREFIXES = {
+    "pick_and_place": PICK,
+    "pick_clean_then_place": CLEAN,
+    "pick_heat_then_place": HEAT,
+    "pick_cool_then_place": COOL,
+    "look_at_obj": LOOK,
+    "pick_two_obj": TWO,
+}
 
 INSTRUCTION = (
     "You are an agent in a household, and your job is to complete a task there. At the start you will get a "
     "description of the room around you and the goal to reach. On every turn you will also get the list of "
-    "actions you may take, and you pick exactly one of them. You may answer in one of two ways: \"THOUGHT\" or "
-    "\"ACTION\". With \"THOUGHT\" you first reason about the situation and plan your next steps, then give the "
-    "action for this turn; the reply must look exactly like this:\"THOUGHT: your reasoning.\n ACTION: the action "
-    "you pick\n\". With \"ACTION\" you give the action straight away; the reply must look exactly like this:"
-    "\"ACTION: the action you pick\n\". After each turn the environment tells you what happened, and you plan "
-    "from there. If the environment says \"Nothing happened\", your action was not valid and you should try "
+    'actions you may take, and you pick exactly one of them. You may answer in one of two ways: "THOUGHT" or '
+    '"ACTION". With "THOUGHT" you first reason about the situation and plan your next steps, then give the '
+    'action for this turn; the reply must look exactly like this:"THOUGHT: your reasoning.\n ACTION: the action '
+    'you pick\n". With "ACTION" you give the action straight away; the reply must look exactly like this:'
+    '"ACTION: the action you pick\n". After each turn the environment tells you what happened, and you plan '
+    'from there. If the environment says "Nothing happened", your action was not valid and you should try '
     "something else.\n Keep in mind: \n1. Pick the action from the available actions you are given. Anything "
     "else counts as an invalid action. \n2. Think only when it helps; most turns should just act.\n\n"
 )
@@ -54,7 +60,9 @@ class Prompts:
     def example_for(self, task_type: str) -> list[str]:
         key = EXAMPLE_KEYS[task_type]
         if key not in self.examples:
-            raise KeyError(f"prompts have no example {key!r} for task type {task_type}; have {sorted(self.examples)}")
+            raise KeyError(
+                f"prompts have no example {key!r} for task type {task_type}; have {sorted(self.examples)}"
+            )
         return list(self.examples[key])
 
 
@@ -75,11 +83,9 @@ def example_turns(task_type: str, seed: int) -> list[str]:
     world = generate_world(seed, GenConfig(task_type=task_type, max_receptacles=14, distractors=6))
     turns = [initial_observation(world.intro())]
     for turn in plan(world, random.Random(seed)):
-        if len(turns) > 1:
-            turns.append(step_observation(feedback))
         turns.append(turn.text())
-        feedback = world.step(turn.action)
-    return turns
+        turns.append(step_observation(world.step(turn.action)))
+    return turns[:-1]  # end on the winning output, as v0.2's examples end on an agent turn
 
 
 @functools.cache
@@ -96,11 +102,15 @@ def load_prompts(path: str | Path) -> Prompts:
         raise ValueError(f"{path}:{err.lineno}: not valid JSON ({err.msg})") from None
     for key in ("instruction", "acknowledgement", "examples"):
         if key not in data:
-            raise ValueError(f"{path}: missing field {key!r}; write it with `abtune prompts import --agentbench DIR`")
+            raise ValueError(
+                f"{path}: missing field {key!r}; write it with `abtune prompts import --agentbench DIR`"
+            )
     missing = sorted(set(EXAMPLE_KEYS.values()) - set(data["examples"]))
     if missing:
         raise ValueError(f"{path}: field 'examples' lacks {missing}")
-    return Prompts(instruction=data["instruction"], acknowledgement=data["acknowledgement"], examples=data["examples"])
+    return Prompts(
+        instruction=data["instruction"], acknowledgement=data["acknowledgement"], examples=data["examples"]
+    )
 
 
 def save_prompts(prompts: Prompts, path: str | Path) -> Path:
@@ -125,7 +135,9 @@ def import_agentbench_prompts(agentbench_dir: str | Path, out_dir: str | Path) -
     root = Path(agentbench_dir).expanduser()
     task_py = root / TASK_PY
     if not task_py.exists():
-        raise FileNotFoundError(f"{task_py} not found: pass the root of an AgentBench checkout on its v0.2 branch")
+        raise FileNotFoundError(
+            f"{task_py} not found: pass the root of an AgentBench checkout on its v0.2 branch"
+        )
     instruction, ack = _instruction_and_ack(task_py)
     examples_path = root / _prompts_path(root / TASK_YAML)
     try:
@@ -156,11 +168,15 @@ def _instruction_and_ack(task_py: Path) -> tuple[str, str]:
             if returns and isinstance(returns[0], ast.Constant) and isinstance(returns[0].value, str):
                 instruction = returns[0].value
         if isinstance(node, ast.Dict) and ack is None:
-            pairs = {k.value: v for k, v in zip(node.keys, node.values) if isinstance(k, ast.Constant)}
+            pairs = {
+                k.value: v for k, v in zip(node.keys, node.values, strict=True) if isinstance(k, ast.Constant)
+            }
             role, content = pairs.get("role"), pairs.get("content")
             if isinstance(role, ast.Constant) and role.value == "agent" and isinstance(content, ast.Constant):
                 ack = content.value
     if instruction is None or ack is None:
-        raise ValueError(f"{task_py}: could not find get_task_instruction()'s string and the injected agent "
-                         f"acknowledgement; is this the v0.2 branch?")
+        raise ValueError(
+            f"{task_py}: could not find get_task_instruction()'s string and the injected agent "
+            f"acknowledgement; is this the v0.2 branch?"
+        )
     return instruction, ack

@@ -25,7 +25,7 @@ def initial_observation(reset_text: str) -> str:
 def step_observation(feedback: str) -> str:
     """Cut the `You arrive at loc N. ` prefix (up to the first ". ")."""
     if feedback.startswith("You arrive at loc "):
-        return feedback[feedback.find(". ") + 2:]
+        return feedback[feedback.find(". ") + 2 :]
     return feedback
 
 
@@ -98,7 +98,9 @@ def filter_history(messages: list[dict[str, str]], limit: int = HISTORY_SEGMENTS
     messages were dropped, the instruction gets `\\n\\n[NOTICE] {n} messages are omitted.` appended.
     """
     if len(messages) % 2 != 1:
-        raise ValueError(f"history filter needs an odd number of messages (ending with a user turn), got {len(messages)}")
+        raise ValueError(
+            f"history filter needs an odd number of messages (ending with a user turn), got {len(messages)}"
+        )
     kept: list[dict[str, str]] = []
     segments = count_segments(messages[0]["content"])
     for message in messages[:0:-1]:

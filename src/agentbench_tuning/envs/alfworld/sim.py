@@ -1,8 +1,8 @@
 """Simulator backend for the harness: a generated `World` behind the `Game` interface, plus its task spec.
 
-    task = SimTask(index=0, seed=0)          # task type by index (round-robin), world by seed
-    game = task.load()
-    state = game.reset()
+task = SimTask(index=0, seed=0)          # task type by index (round-robin), world by seed
+game = task.load()
+state = game.reset()
 """
 
 from __future__ import annotations

@@ -70,7 +70,9 @@ def split_tasks(split_file: str | Path, data_root: str | Path, expert: bool = Fa
     paths = [str(Path(data_root) / rel) for files in content.values() for rel in files]
     missing = [p for p in paths if not Path(p).exists()]
     if missing:
-        raise FileNotFoundError(f"{split_file}: {len(missing)} games not found under {data_root}, e.g. {missing[0]}")
+        raise FileNotFoundError(
+            f"{split_file}: {len(missing)} games not found under {data_root}, e.g. {missing[0]}"
+        )
     return [TextWorldTask(index=i, path=p, expert=expert) for i, p in enumerate(paths)]
 
 
@@ -95,7 +97,9 @@ class TextWorldGame:
     def step(self, command: str) -> GameState:
         obs, _, dones, infos = self._env.step([command])
         self._infos = infos
-        return GameState(obs[0], list(infos["admissible_commands"][0]), won=bool(infos["won"][0]), done=bool(dones[0]))
+        return GameState(
+            obs[0], list(infos["admissible_commands"][0]), won=bool(infos["won"][0]), done=bool(dones[0])
+        )
 
     def progress(self) -> None:
         return None  # the engine only reports `won`
@@ -120,13 +124,22 @@ def _make_env(path: str, expert: bool):
     if expert:
         wrappers.append(AlfredExpert("handcoded"))
         request_infos.extras.append("expert_plan")
-    env_id = textworld.gym.register_games([path], request_infos, batch_size=1, asynchronous=False,
-                                          max_episode_steps=MAX_EPISODE_STEPS, wrappers=wrappers)
+    env_id = textworld.gym.register_games(
+        [path],
+        request_infos,
+        batch_size=1,
+        asynchronous=False,
+        max_episode_steps=MAX_EPISODE_STEPS,
+        wrappers=wrappers,
+    )
     return textworld.gym.make(env_id)
 
 
-def build_test_game(out_dir: str | Path, game: str = "pick_and_place_simple-Apple-None-CounterTop-1/trial_ours_1",
-                    goal: str = "put a apple in countertop.") -> Path:
+def build_test_game(
+    out_dir: str | Path,
+    game: str = "pick_and_place_simple-Apple-None-CounterTop-1/trial_ours_1",
+    goal: str = "put a apple in countertop.",
+) -> Path:
     """Write a playable game.tw-pddl for one of our test problems; returns its path.
 
     Domain and grammar come from the installed `alfworld` package (the engine's rules, not game data);
@@ -139,8 +152,14 @@ def build_test_game(out_dir: str | Path, game: str = "pick_and_place_simple-Appl
     dest = Path(out_dir) / game
     dest.mkdir(parents=True, exist_ok=True)
     grammar = (logic / "alfred.twl2").read_text(encoding="utf-8").replace("UNKNOWN GOAL", goal.rstrip("."))
-    data = {"pddl_domain": (logic / "alfred.pddl").read_text(encoding="utf-8"), "grammar": grammar,
-            "pddl_problem": (src / "problem.pddl").read_text(encoding="utf-8"), "solvable": True}
+    data = {
+        "pddl_domain": (logic / "alfred.pddl").read_text(encoding="utf-8"),
+        "grammar": grammar,
+        "pddl_problem": (src / "problem.pddl").read_text(encoding="utf-8"),
+        "solvable": True,
+    }
     (dest / "game.tw-pddl").write_text(json.dumps(data), encoding="utf-8")
-    (dest / "traj_data.json").write_text((src / "traj_data.json").read_text(encoding="utf-8"), encoding="utf-8")
+    (dest / "traj_data.json").write_text(
+        (src / "traj_data.json").read_text(encoding="utf-8"), encoding="utf-8"
+    )
     return dest / "game.tw-pddl"

@@ -25,8 +25,15 @@ def _conversation(record: dict[str, Any], task: SimTask) -> dict[str, Any]:
     messages = record["transcript"]
     if messages[-1]["role"] == "user":
         messages = messages[:-1]
-    return {"messages": messages, "index": task.index, "seed": task.seed, "task_type": record["task_type"],
-            "won": record["won"], "status": record["status"], "steps": record["steps"]}
+    return {
+        "messages": messages,
+        "index": task.index,
+        "seed": task.seed,
+        "task_type": record["task_type"],
+        "won": record["won"],
+        "status": record["status"],
+        "steps": record["steps"],
+    }
 
 
 def expert_conversations(tasks: list[SimTask], prompts: Prompts | None = None) -> Iterator[dict[str, Any]]:
@@ -51,8 +58,15 @@ def expert_step_samples(tasks: list[SimTask], prompts: Prompts | None = None) ->
             sent = env.messages
             output = agent.act(env)
             result = env.step(output)
-            samples.append({"messages": sent + [{"role": "assistant", "content": output}], "index": task.index,
-                            "seed": task.seed, "task_type": env.game.task_type, "step": len(samples)})
+            samples.append(
+                {
+                    "messages": sent + [{"role": "assistant", "content": output}],
+                    "index": task.index,
+                    "seed": task.seed,
+                    "task_type": env.game.task_type,
+                    "step": len(samples),
+                }
+            )
         if not result.info["won"]:
             raise AssertionError(f"expert lost simulator game seed={task.seed} ({result.info['status']})")
         yield from samples
@@ -87,10 +101,21 @@ def dpo_pairs(task: SimTask, prompts: Prompts | None = None) -> list[dict[str, A
     rng = random.Random(task.seed)
     pairs = []
     for turn in env.game.expert_turns():
-        wrong = [c for c in env.admissible if c != turn.action and not c.startswith(("examine", "look", "inventory"))]
+        wrong = [
+            c
+            for c in env.admissible
+            if c != turn.action and not c.startswith(("examine", "look", "inventory"))
+        ]
         if wrong:
-            pairs.append({"prompt": env.messages, "chosen": turn.text(), "rejected": f"ACTION: {rng.choice(wrong)}",
-                          "task_type": env.game.task_type, "seed": task.seed})
+            pairs.append(
+                {
+                    "prompt": env.messages,
+                    "chosen": turn.text(),
+                    "rejected": f"ACTION: {rng.choice(wrong)}",
+                    "task_type": env.game.task_type,
+                    "seed": task.seed,
+                }
+            )
         env.step(turn.text())
     return pairs
 

@@ -242,13 +242,22 @@ def goal_progress(world: World) -> int:
     placed = 0
     for r in world.receptacles.values():
         if r.cls == goal.target_cls:
-            ok = [n for n in r.contents if world.items[n].cls == goal.obj_cls and (not prop or getattr(world.items[n], prop))]
+            ok = [
+                n
+                for n in r.contents
+                if world.items[n].cls == goal.obj_cls and (not prop or getattr(world.items[n], prop))
+            ]
             placed = max(placed, len(ok))
     if goal.task_type == TWO:
         return min(placed, 2)
     if placed:
         return goal_size(goal)
-    if prop and world.held and world.items[world.held].cls == goal.obj_cls and getattr(world.items[world.held], prop):
+    if (
+        prop
+        and world.held
+        and world.items[world.held].cls == goal.obj_cls
+        and getattr(world.items[world.held], prop)
+    ):
         return 1
     return 0
 
