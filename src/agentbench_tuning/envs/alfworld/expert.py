@@ -42,18 +42,24 @@ class _Planner:
         self.world = world.clone()  # simulate on a copy so every planned command is checked admissible
         self.rng = rng
         self.turns: list[Turn] = []
-        self.last_obs = ""
+        self.pending: str | None = None  # a thought whose "go to" was skipped rides on the next action
 
-    def do(self, action: str, thought: str | None = None) -> str:
+    def do(self, action: str, thought: str | None = None) -> None:
         if action not in self.world.admissible_commands():
             raise AssertionError(f"expert planned an inadmissible command {action!r}")
-        self.turns.append(Turn(action=action, thought=thought))
-        self.last_obs = self.world.step(action)
-        return self.last_obs
+        self.turns.append(Turn(action=action, thought=thought or self.pending))
+        self.pending = None
+        self.world.step(action)
+
+    def go(self, r: Receptacle, thought: str | None = None) -> None:
+        if self.world.location == r.name:  # already here: "go to" is not even admissible
+            self.pending = thought
+        else:
+            self.do(f"go to {r.name}", thought)
 
     def reach(self, r: Receptacle, thought: str | None = None) -> None:
         """Walk to `r` and make its contents visible."""
-        self.do(f"go to {r.name}", thought)
+        self.go(r, thought)
         if r.openable and not r.opened:
             self.do(f"open {r.name}")
 
@@ -105,7 +111,7 @@ class _Planner:
     def treat(self, name: str) -> None:
         appliance, verb = APPLIANCE[self.world.goal.task_type]
         r = self._first(appliance)
-        self.do(f"go to {r.name}", f"Now I have {name}. Next I need to {verb} it with {r.name}.")
+        self.go(r, f"Now I have {name}. Next I need to {verb} it with {r.name}.")
         self.do(f"{verb} {name} with {r.name}")
 
     def place(self, name: str, target: Receptacle, thought: str) -> None:
@@ -124,8 +130,8 @@ def plan(world: World, rng: random.Random) -> list[Turn]:
     if goal.task_type == LOOK:
         lamp = next(n for n, i in p.world.items.items() if i.cls == goal.target_cls)
         host = p.world.receptacles[p.world.where(lamp)]
-        p.do(
-            f"go to {host.name}",
+        p.go(
+            host,
             f"Now I have {name}. Next I need to find a {goal.target_cls}; "
             f"it should be on a desk or sidetable.",
         )

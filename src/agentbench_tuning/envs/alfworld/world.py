@@ -127,7 +127,8 @@ class World:
     def _build_table(self) -> dict[str, Callable[[], str]]:
         table: dict[str, Callable[[], str]] = {"look": self.look_text, "inventory": self._inventory}
         for r in self.receptacles.values():
-            table[f"go to {r.name}"] = lambda r=r: self._go(r)
+            if r.name != self.location:  # the engine offers no "go to" for where the agent stands
+                table[f"go to {r.name}"] = lambda r=r: self._go(r)
         if self.location is not None:
             self._add_local(table, self.receptacles[self.location])
         if self.held is not None:
@@ -146,10 +147,9 @@ class World:
             item = self.items[name]
             if item.lamp:
                 table[f"use {name}"] = lambda item=item: self._toggle(item)
-            if reachable:
-                table[f"examine {name}"] = lambda item=item: self.describe_item(item)
-                if self.held is None and not item.lamp:
-                    table[f"take {name} from {r.name}"] = lambda name=name: self._take(name, r)
+            # Objects can be examined only in hand (as the engine's admissible commands show).
+            if reachable and self.held is None and not item.lamp:
+                table[f"take {name} from {r.name}"] = lambda name=name: self._take(name, r)
         if self.held is not None:
             self._add_held(table, r, reachable)
 
@@ -198,8 +198,10 @@ class World:
         return f"You {verb} the {item.name} using the {r.name}."
 
     def _toggle(self, item: Item) -> str:
-        item.on = not item.on
-        return f"You turn {'on' if item.on else 'off'} the {item.name}."
+        # ALFWorld's goal checks "has been toggled", and its grammar words every use the same way, so a lamp
+        # once used stays on here.
+        item.on = True
+        return f"You turn on the {item.name}."
 
     def _inventory(self) -> str:
         if self.held is None:
