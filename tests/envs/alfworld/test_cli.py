@@ -69,3 +69,31 @@ def test_data_gen(tmp_path):
     rows = [json.loads(line) for line in out.read_text().splitlines()]
     assert len(rows) == 6 and all(r["won"] for r in rows)
     assert len({r["task_type"] for r in rows}) == 6
+
+
+def test_eval_textworld_game_dir(tmp_path):
+    import pytest
+
+    from agentbench_tuning.envs.alfworld import build_test_game, engine_missing
+
+    if engine_missing():
+        pytest.skip(engine_missing())
+    build_test_game(tmp_path / "games")
+    result = runner.invoke(
+        app,
+        [
+            "eval",
+            "alfworld",
+            "--env",
+            "textworld",
+            "--game-dir",
+            str(tmp_path / "games"),
+            "--out",
+            str(tmp_path / "run"),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    summary = json.loads((tmp_path / "run/summary.json").read_text())
+    assert summary["success"] == 1.0 and summary["per_task_type"] == {
+        "pick_and_place_simple": {"n": 1, "success": 1.0}
+    }
