@@ -38,6 +38,9 @@ class ScriptedGame:
     def progress(self):
         return None
 
+    def close(self):
+        pass
+
 
 @pytest.fixture
 def env():

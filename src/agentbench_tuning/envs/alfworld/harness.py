@@ -6,7 +6,7 @@ step: parse `ACTION:`, snap to an admissible command, drop the action list from 
 the game, append the observation with the new list, fail on three identical outputs, finish on `done`, stop
 at 35 steps. `messages` is the chat v0.2 would send now (its history filter applied).
 
-A backend is anything with `name`, `task_type`, `reset()`/`step(command) -> GameState` and `progress()`:
+A backend is anything with `name`, `task_type`, `reset()`/`step(command) -> GameState`, `progress()`, `close()`:
 `SimGame` (our simulator) or `TextWorldGame` (the real engine on a game.tw-pddl file). Tasks are cheap
 specs with `load() -> backend`, so a list of them costs nothing until played.
 
@@ -65,6 +65,8 @@ class Game(Protocol):
         """Fraction of the goal's sub-goals reached now, or None when the backend cannot tell."""
         ...
 
+    def close(self) -> None: ...
+
 
 class Task(Protocol):
     index: int
@@ -85,7 +87,10 @@ class AlfworldEnv:
     # ------------------------------------------------------------------ contract
     def reset(self, task: Task | Game, seed: int | None = None) -> str:
         """Start an episode; `seed` is unused because a task already names one game."""
-        self.game = task.load() if hasattr(task, "load") else task
+        game = task.load() if hasattr(task, "load") else task
+        if self.game is not None and self.game is not game:
+            self.game.close()  # the real engine holds a loaded game; release it before the next one
+        self.game = game
         state = self.game.reset()
         self.admissible = state.admissible
         self.log = []

@@ -61,6 +61,9 @@ class SimGame:
         """The expert's plan from the current state (call right after reset for a full episode)."""
         return plan(self.world, random.Random(self.task.seed))
 
+    def close(self) -> None:
+        pass  # nothing held outside Python objects
+
     def progress(self) -> float:
         """Fraction of the goal's sub-goals that hold now, for shaped rewards."""
         return goal_progress(self.world) / goal_size(self.world.goal)
