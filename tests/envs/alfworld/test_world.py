@@ -150,3 +150,18 @@ def test_clone_is_independent(kitchen):
     copy.step("go to cabinet 1")
     copy.step("open cabinet 1")
     assert kitchen.location is None and not kitchen.receptacles["cabinet 1"].opened
+
+
+def test_two_digit_numbers_sort_as_the_engine_sorts():
+    # Listings compare numbers as numbers (cabinet 10 before cabinet 9); admissible commands are Python-sorted
+    # strings, so "go to cabinet 10" comes before "go to cabinet 2" (as in ALFWorld 2.1.1 transcripts).
+    from agentbench_tuning.envs.alfworld.world import PICK, Goal, Receptacle, World
+
+    receptacles = {
+        f"cabinet {i}": Receptacle(f"cabinet {i}", "cabinet", loc=i, openable=True) for i in range(1, 11)
+    }
+    world = World(
+        receptacles=receptacles, items={}, goal=Goal(PICK, "cup", "cabinet", "put a cup in cabinet.")
+    )
+    assert "you see a cabinet 10, a cabinet 9, a cabinet 8," in world.intro()
+    assert world.admissible_commands()[:3] == ["go to cabinet 1", "go to cabinet 10", "go to cabinet 2"]
