@@ -17,7 +17,7 @@ from agentbench_tuning.envs.alfworld.prompts import (
 from agentbench_tuning.envs.alfworld.world import CLEAN, TWO
 
 # Changing the simulator or expert changes the shipped examples; update this hash deliberately.
-EXAMPLES_SHA256 = "fa4acdd343c6f0a154f6f4775d0cc51612e176c537f494b46c69a9bbbd021375"
+EXAMPLES_SHA256 = "536490b8c5695273b373b60787203fb01aedf292ee5bb1a5c53dc87109d70473"
 
 
 def test_examples_are_pinned_and_well_formed():

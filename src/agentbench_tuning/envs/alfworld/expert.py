@@ -23,6 +23,44 @@ APPLIANCE = {CLEAN: ("sinkbasin", "clean"), HEAT: ("microwave", "heat"), COOL: (
 DONE_WORD = {"clean": "clean", "heat": "hot", "cool": "cool"}
 # Chance of visiting 0, 1 or 2 wrong receptacles before the right one, per object searched.
 DECOY_WEIGHTS = (0.5, 0.3, 0.2)
+# Phrasings of each thought, picked at random so SFT data does not repeat one template.
+THOUGHTS = {
+    "search": (
+        "{head}First I need to find a {obj}. A {obj} is likely in a {guess}. I will start with {first}.",
+        "{head}I need a {obj} first. It could be in a {guess}. Let me check {first}.",
+        "{head}To begin, I have to locate a {obj}; the {guess} are good places to look. I will go to {first}.",
+    ),
+    "not_here": (
+        "There is no {obj} in {prev}. Next I will check {next}.",
+        "No {obj} in {prev}. Let me try {next}.",
+        "The {obj} is not in {prev}, so I will look in {next}.",
+    ),
+    "found": ("I found {name} in {home}. I will take it.", "There is {name} here. I will pick it up."),
+    "treat": (
+        "Now I have {name}. Next I need to {verb} it with {appliance}.",
+        "I am holding {name}. I should {verb} it, so I will go to {appliance}.",
+    ),
+    "place_treated": (
+        "The {name} is {word} now. Next I will put it in/on {target}.",
+        "Done, the {name} is {word}. Now I take it to {target}.",
+    ),
+    "place": (
+        "Now I have {name}. Next I will put it in/on {target}.",
+        "I have {name}; now I go to {target} to put it there.",
+    ),
+    "lamp_go": (
+        "Now I have {name}. Next I need to find a {lamp}; it should be on a desk or sidetable.",
+        "With {name} in hand, I need a {lamp}. Those usually stand on a desk or sidetable.",
+    ),
+    "lamp_use": (
+        "There is {lamp_name} here. I will turn it on to look at {name} under it.",
+        "I see {lamp_name}. I will use it.",
+    ),
+    "second": (
+        "Now I have the second {obj}. I will put it in/on {target} too.",
+        "This is the second {obj}. I will bring it to {target} as well.",
+    ),
+}
 
 
 @dataclass(frozen=True)
@@ -43,6 +81,9 @@ class _Planner:
         self.rng = rng
         self.turns: list[Turn] = []
         self.pending: str | None = None  # a thought whose "go to" was skipped rides on the next action
+
+    def say(self, key: str, **fields: str) -> str:
+        return self.rng.choice(THOUGHTS[key]).format(**fields)
 
     def do(self, action: str, thought: str | None = None) -> None:
         if action not in self.world.admissible_commands():
@@ -74,14 +115,11 @@ class _Planner:
         decoys = self._decoys(obj_cls, home)
         route = decoys + [home]
         head = f"The task is to {w.goal.text[:-1]}. " if first else ""
-        self.reach(
-            route[0],
-            f"{head}First I need to find a {obj_cls}. A {obj_cls} is likely in a "
-            f"{self._guess(obj_cls, route)}. I will start with {route[0].name}.",
-        )
+        guess = self._guess(obj_cls, route)
+        self.reach(route[0], self.say("search", head=head, obj=obj_cls, guess=guess, first=route[0].name))
         for prev, r in zip(route, route[1:], strict=False):
-            self.reach(r, f"There is no {obj_cls} in {prev.name}. Next I will check {r.name}.")
-        self.do(f"take {name} from {home.name}", f"I found {name} in {home.name}. I will take it.")
+            self.reach(r, self.say("not_here", obj=obj_cls, prev=prev.name, next=r.name))
+        self.do(f"take {name} from {home.name}", self.say("found", name=name, home=home.name))
         return name
 
     def _guess(self, obj_cls: str, route: list[Receptacle]) -> str:
@@ -111,7 +149,7 @@ class _Planner:
     def treat(self, name: str) -> None:
         appliance, verb = APPLIANCE[self.world.goal.task_type]
         r = self._first(appliance)
-        self.go(r, f"Now I have {name}. Next I need to {verb} it with {r.name}.")
+        self.go(r, self.say("treat", name=name, verb=verb, appliance=r.name))
         self.do(f"{verb} {name} with {r.name}")
 
     def place(self, name: str, target: Receptacle, thought: str) -> None:
@@ -130,27 +168,19 @@ def plan(world: World, rng: random.Random) -> list[Turn]:
     if goal.task_type == LOOK:
         lamp = next(n for n, i in p.world.items.items() if i.cls == goal.target_cls)
         host = p.world.receptacles[p.world.where(lamp)]
-        p.go(
-            host,
-            f"Now I have {name}. Next I need to find a {goal.target_cls}; "
-            f"it should be on a desk or sidetable.",
-        )
-        p.do(f"use {lamp}", f"There is {lamp} here. I will turn it on to look at {name} under it.")
+        p.go(host, p.say("lamp_go", name=name, lamp=goal.target_cls))
+        p.do(f"use {lamp}", p.say("lamp_use", lamp_name=lamp, name=name))
     else:
         target = p._first(goal.target_cls)
         if goal.task_type in APPLIANCE:
             p.treat(name)
             word = DONE_WORD[APPLIANCE[goal.task_type][1]]
-            p.place(name, target, f"The {name} is {word} now. Next I will put it in/on {target.name}.")
+            p.place(name, target, p.say("place_treated", name=name, word=word, target=target.name))
         else:
-            p.place(name, target, f"Now I have {name}. Next I will put it in/on {target.name}.")
+            p.place(name, target, p.say("place", name=name, target=target.name))
         if goal.task_type == TWO:
             second = p.fetch(goal.obj_cls, first=False, exclude={name})
-            p.place(
-                second,
-                target,
-                f"Now I have the second {goal.obj_cls}. I will put it in/on {target.name} too.",
-            )
+            p.place(second, target, p.say("second", obj=goal.obj_cls, target=target.name))
     if not p.world.won():
         raise AssertionError(f"expert plan did not win: goal {goal.text!r}")
     return p.turns
