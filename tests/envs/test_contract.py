@@ -6,6 +6,8 @@ outputs after reset. Adding an environment is one line in CASES.
 
 from __future__ import annotations
 
+import atexit
+import shutil
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -43,6 +45,7 @@ def _textworld_game_dir() -> str:
     from agentbench_tuning.envs.alfworld import build_test_game
 
     root = tempfile.mkdtemp(prefix="abtune-twgame-")
+    atexit.register(shutil.rmtree, root, ignore_errors=True)  # built once per session, removed at exit
     build_test_game(root)
     return root
 
