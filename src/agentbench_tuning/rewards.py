@@ -92,3 +92,20 @@ def dbbench_sql_execution(completions: list[Any], sample: list[Any], **kwargs) -
 
 
 # ------------------------------------------------------------------ ALFWorld
+# Episode rewards read what the ALFWorld harness (`envs.alfworld.AlfworldEnv`) put in the episode's final info;
+# the rollout passes `won`, `valid_action_fraction` and (simulator only) `progress` through as columns.
+
+
+def alfworld_success(completions, won, **kwargs) -> list[float]:
+    """The benchmark metric: 1.0 when the harness says the game was won, else 0.0."""
+    return [1.0 if w else 0.0 for w in won]
+
+
+def alfworld_valid_action(completions, valid_action_fraction, **kwargs) -> list[float]:
+    """Shaping: fraction of steps whose action was admissible as written (no BLEU snapping needed)."""
+    return [float(f) for f in valid_action_fraction]
+
+
+def alfworld_progress(completions, progress, **kwargs) -> list[float]:
+    """Shaping (simulator only): fraction of the goal's sub-goals reached at the end (e.g. hot but not placed = 0.5)."""
+    return [float(p) for p in progress]
