@@ -30,6 +30,41 @@ def tiny_model_dirs(tmp_path_factory):
     return {f: tiny_model(f, root / f) for f in FAMILIES}
 
 
+@pytest.fixture
+def fake_agentbench(tmp_path):
+    """A stand-in AgentBench v0.2 checkout with dummy prompt texts (ours, not AgentBench's) where the
+    importers look: DB Bench's `big_prompt`, ALFWorld's instruction, acknowledgement and example file."""
+    import json
+
+    from agentbench_tuning.envs.alfworld.prompts import EXAMPLE_KEYS
+
+    root = tmp_path / "AgentBench"
+    db = root / "src/server/tasks/dbbench/__init__.py"
+    db.parent.mkdir(parents=True)
+    # The raise proves the importer parses the file instead of running it.
+    db.write_text('import os\nraise SystemExit("must not run")\nbig_prompt = """\nDUMMY RULES\n"""\n')
+    task_py = root / "src/server/tasks/alfworld/task.py"
+    task_py.parent.mkdir(parents=True)
+    task_py.write_text(
+        "class ALFWorld:\n"
+        "    @staticmethod\n"
+        "    def get_task_instruction():\n"
+        "        # return 'an old commented-out text'\n"
+        "        return 'DUMMY INSTRUCTION'\n"
+        "    async def alfworld_run(self, session, env):\n"
+        "        session.inject({'role': 'user', 'content': self.get_task_instruction()})\n"
+        "        session.inject({'role': 'agent', 'content': 'DUMMY ACK'})\n"
+    )
+    (root / "configs/tasks").mkdir(parents=True)
+    (root / "configs/tasks/alfworld.yaml").write_text(
+        'default:\n  parameters:\n    prompts_path: "src/server/tasks/alfworld/prompts/x.json"\n'
+    )
+    (task_py.parent / "prompts").mkdir()
+    examples = {k: [f"{k} obs", f"ACTION: {k}"] for k in EXAMPLE_KEYS.values()}
+    (task_py.parent / "prompts/x.json").write_text(json.dumps(examples))
+    return root
+
+
 def pytest_collection_modifyitems(config, items):
     try:
         import torch

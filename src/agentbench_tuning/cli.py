@@ -271,6 +271,25 @@ def data_alfworld_gen(
 # ------------------------------------------------------------------ evaluation, reports, diagnostics
 
 
+@prompts_app.command("import")
+def prompts_import(
+    agentbench: Path = typer.Option(..., "--agentbench", help="your own AgentBench (v0.2) checkout"),
+    out: Path = typer.Option(Path("prompts"), help="where to save the prompt files"),
+) -> None:
+    """Read the original harness prompts from your AgentBench checkout, for evaluation runs only
+    (`eval dbbench --prompt-file`, `eval alfworld --prompts-file`). Never train on them."""
+    from agentbench_tuning.envs import alfworld, dbbench
+
+    if not agentbench.is_dir():
+        _fail(f"--agentbench {agentbench}: not a directory")
+    out.mkdir(parents=True, exist_ok=True)
+    for name, importer in (("dbbench", dbbench.import_agentbench_prompts), ("alfworld", alfworld.import_agentbench_prompts)):
+        try:
+            console.print(f"{name}: saved {importer(agentbench, out)}")
+        except (FileNotFoundError, ValueError) as err:
+            _fail(f"{name}: {err}")
+
+
 def _fail(message: str) -> None:
     """One clear line on stderr, exit code 2: the user's input was wrong, not the program."""
     Console(stderr=True).print(f"[red]error:[/] {message}", highlight=False, soft_wrap=True)

@@ -56,6 +56,20 @@ def alfworld_textworld_case() -> EnvCase:
     return EnvCase(AlfworldEnv(), game_dir_tasks(_textworld_game_dir(), expert=True)[0], _alfworld_solver)
 
 
+def dbbench_sqlite_case() -> EnvCase:
+    from agentbench_tuning.envs.dbbench import DBBenchEnv, SQLiteBackend, oracle_agent
+    from agentbench_tuning.envs.dbbench.generate import GenConfig, generate
+
+    backend = SQLiteBackend()
+    task = next(s.task for s in generate(GenConfig(n=6, seed=3), backend) if s.task.type == "UPDATE")
+
+    def solver(env):
+        agent = oracle_agent(task)
+        return lambda: agent(env.messages)
+
+    return EnvCase(DBBenchEnv(backend), task, solver)
+
+
 def _engine_missing() -> str | None:
     from agentbench_tuning.envs.alfworld import engine_missing
 
@@ -64,6 +78,7 @@ def _engine_missing() -> str | None:
 
 CASES = [
     pytest.param(alfworld_sim_case, id="alfworld-sim"),
+    pytest.param(dbbench_sqlite_case, id="dbbench-sqlite"),
     pytest.param(
         alfworld_textworld_case,
         id="alfworld-textworld",

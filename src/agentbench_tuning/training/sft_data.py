@@ -1,7 +1,7 @@
 """Data sources -> the pre-tokenized train/eval datasets the SFT trainer consumes.
 
 A source is a file (jsonl/json/parquet), a `datasets` hub id, or `gen:<env>:<n>[:<seed>]`, which asks our own
-generators for n SFT conversations (`gen:dbbench:3000`, `gen:alfworld:1500`). Conversations are deduplicated,
+generators for n SFT conversations (`gen:dbbench:3000`, `gen:alfworld:1500`, `gen:alfworld:200:7` with an explicit seed). Conversations are deduplicated,
 fitted to `max_length` (dropped or cut at a turn boundary, never inside a trained turn), split stratified by
 task, and encoded with the model's own chat template by `chat.encode_messages`.
 """
@@ -27,6 +27,8 @@ def generate_conversations(env: str, n: int, seed: int) -> list[dict]:
 
 
 def load_sources(sources: list[str], seed: int = 0) -> list[dict]:
+    """Conversations of every source, in order. A `gen:` source without its own seed uses `seed + 1`:
+    generated evaluation sets use seed 0 by default, so training games never coincide with them."""
     conversations: list[dict] = []
     files = []
     for source in sources:
@@ -34,7 +36,7 @@ def load_sources(sources: list[str], seed: int = 0) -> list[dict]:
             parts = source.split(":")
             if len(parts) not in (3, 4) or not all(p.isdigit() for p in parts[2:]):
                 raise ValueError(f"data source {source!r}: write gen:<dbbench|alfworld>:<count>[:<seed>]")
-            conversations += generate_conversations(parts[1], int(parts[2]), int(parts[3]) if len(parts) == 4 else seed)
+            conversations += generate_conversations(parts[1], int(parts[2]), int(parts[3]) if len(parts) == 4 else seed + 1)
         else:
             files.append(source)
     if files:

@@ -37,31 +37,8 @@ def test_task_type_from_folder_prefix():
         task_type_of("juggling-Ball/trial_z")
 
 
-def _fake_checkout(root):
-    task_py = root / "src/server/tasks/alfworld/task.py"
-    task_py.parent.mkdir(parents=True)
-    task_py.write_text(
-        "class ALFWorld:\n"
-        "    @staticmethod\n"
-        "    def get_task_instruction():\n"
-        "        # return 'an old commented-out text'\n"
-        "        return 'DUMMY INSTRUCTION'\n"
-        "    async def alfworld_run(self, session, env):\n"
-        "        session.inject({'role': 'user', 'content': self.get_task_instruction()})\n"
-        "        session.inject({'role': 'agent', 'content': 'DUMMY ACK'})\n"
-    )
-    (root / "configs/tasks").mkdir(parents=True)
-    (root / "configs/tasks/alfworld.yaml").write_text(
-        'default:\n  parameters:\n    prompts_path: "src/server/tasks/alfworld/prompts/x.json"\n'
-    )
-    (task_py.parent / "prompts").mkdir()
-    examples = {k: [f"{k} obs", f"ACTION: {k}"] for k in EXAMPLE_KEYS.values()}
-    (task_py.parent / "prompts/x.json").write_text(json.dumps(examples))
-
-
-def test_import_agentbench_prompts(tmp_path):
-    _fake_checkout(tmp_path / "ab")
-    path = import_agentbench_prompts(tmp_path / "ab", tmp_path / "out")
+def test_import_agentbench_prompts(tmp_path, fake_agentbench):
+    path = import_agentbench_prompts(fake_agentbench, tmp_path / "out")
     prompts = load_prompts(path)
     assert prompts.instruction == "DUMMY INSTRUCTION" and prompts.acknowledgement == "DUMMY ACK"
     assert prompts.example_for(CLEAN) == ["clean obs", "ACTION: clean"]

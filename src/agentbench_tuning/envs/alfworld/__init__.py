@@ -38,6 +38,7 @@ from agentbench_tuning.envs.alfworld.textworld_game import (
 )
 from agentbench_tuning.envs.alfworld.trajectories import (
     dpo_pairs,
+    sft_conversations,
     expert_conversations,
     expert_step_samples,
     failure_conversations,
@@ -47,6 +48,7 @@ from agentbench_tuning.envs.alfworld.world import TASK_TYPES, World
 
 __all__ = [
     "AlfworldEnv",
+    "sft_conversations",
     "ExpertAgent",
     "GameState",
     "GenConfig",

@@ -136,3 +136,20 @@ def write_jsonl(path, rows) -> int:
             n += 1
     os.replace(tmp, path)
     return n
+
+
+def sft_conversations(n: int, seed: int = 1) -> list[dict[str, Any]]:
+    """n expert conversations on simulator games for SFT. The harness's acknowledgement and the 1-shot
+    example's turns are part of every prompt but not the model's own output, so they get `loss: false`."""
+    from agentbench_tuning.envs.alfworld.sim import sim_tasks
+
+    conversations = []
+    for conv in expert_conversations(sim_tasks(n, seed=seed)):
+        messages = [dict(m) for m in conv["messages"]]
+        task_turn = next(i for i, m in enumerate(messages) if m["role"] == "user" and
+                         m["content"].startswith("Here is your task."))
+        for message in messages[:task_turn]:
+            if message["role"] == "assistant":
+                message["loss"] = False
+        conversations.append({"messages": messages, "task": "alfworld", "source": f"alfworld/{conv['task_type']}"})
+    return conversations

@@ -182,7 +182,7 @@ def _write_lines(path: Path, objs: list[dict[str, Any]]) -> None:
 _SQL_ERROR = re.compile(r"^\d{4} \([0-9A-Z]{5}\): ")
 
 
-def sft_conversations(n: int, seed: int = 0) -> list[dict[str, Any]]:
+def sft_conversations(n: int, seed: int = 1) -> list[dict[str, Any]]:
     """n SFT conversations from generated training tables (held-out tables excluded), on SQLite.
 
     The harness's injected "Ok." and the expert's deliberate mistakes (turns answered by an SQL error) get
