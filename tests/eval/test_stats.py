@@ -108,7 +108,7 @@ def test_compare_known_difference():
     assert cmp.p_value == pytest.approx(26 / 4096)
     assert cmp.ci.low > 0 and cmp.ci.high <= 0.5
     assert cmp.verdict.startswith("B is better than A: B 75.0% vs A 50.0% (+25.0 points, 95% CI +")
-    assert "exact McNemar p = 0.00635; 11 items only B solved, 1 only A solved; 40 items)" in cmp.verdict
+    assert "exact McNemar p = 0.00635; 11 items favour B, 1 favour A, of 40)" in cmp.verdict
 
 
 def test_compare_no_difference():
@@ -118,5 +118,8 @@ def test_compare_no_difference():
     cmp = compare_runs(a, b, names=("base", "sft"))
     assert (cmp.b, cmp.c, cmp.p_value) == (2, 3, 1.0)
     assert cmp.verdict.startswith("No reliable difference between base and sft: sft 65.0% vs base 60.0%")
+    # With two seeds the unit is still the item: duplicating every record changes nothing.
+    twice = compare_runs(a + [dict(r, seed=1) for r in a], b + [dict(r, seed=1) for r in b], names=("base", "sft"))
+    assert (twice.b, twice.c, twice.p_value, twice.n_pairs, twice.n_items) == (2, 3, 1.0, 40, 20)
     with pytest.raises(ValueError, match="share no .index, seed. pairs"):
         compare_runs(a, [rec(100, True)])

@@ -79,3 +79,27 @@ def _check_unique(specs: Sequence[EpisodeSpec]) -> None:
         if spec.index in seen:
             raise ValueError(f"task index {spec.index} appears twice; records are keyed by (index, seed)")
         seen.add(spec.index)
+
+
+def evaluate_with_options(
+    opts,
+    make_env: Callable[[], TextEnv],
+    specs: Sequence[EpisodeSpec],
+    out_dir: str | Path,
+    summarize: Callable[[list[dict]], dict] = success_rate,
+    score_key: str = "success_rate",
+    config: dict | None = None,
+) -> dict:
+    """What `abtune eval <task> --agent model` does: save run metadata, build the generator from the
+    command-line `ModelOptions`, evaluate every (task, seed), close the engine."""
+    from agentbench_tuning.rollout.engines import build_generator
+    from agentbench_tuning.tracking import save_run_metadata
+
+    opts.validate()
+    save_run_metadata(out_dir, {"model_options": asdict(opts), **(config or {})}, opts.seeds)
+    generator = build_generator(opts)
+    settings = EvalSettings(opts.seeds, opts.sampling, Limits(max_context=opts.max_context, progress=True))
+    try:
+        return evaluate_model(make_env, specs, generator, settings, out_dir, summarize, score_key)
+    finally:
+        generator.close()

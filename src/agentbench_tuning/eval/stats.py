@@ -202,9 +202,9 @@ class Comparison:
     rate_b: float
     difference: float  # rate_b - rate_a
     ci: Interval  # paired bootstrap over items of the difference
-    b: int  # A succeeded, B failed
-    c: int  # A failed, B succeeded
-    p_value: float  # exact McNemar
+    b: int  # items where A did better (with one seed: A succeeded, B failed)
+    c: int  # items where B did better
+    p_value: float  # exact McNemar (sign test over items when there are several seeds)
     cohens_h: float
     verdict: str
 
@@ -219,26 +219,30 @@ def paired_bootstrap(diffs: Sequence[float], n_boot: int = 2000, seed: int = 0, 
 
 
 def compare_runs(a: Sequence[dict], b: Sequence[dict], names: tuple[str, str] = ("A", "B"), n_boot: int = 2000) -> Comparison:
-    """Paired comparison on the (index, seed) pairs both runs have; the bootstrap resamples items with each
-    item's seeds averaged, since seeds of one item are not independent."""
+    """Paired comparison on the (index, seed) pairs both runs have.
+
+    The unit is the item: seeds of one item are not independent (at temperature 0 they are copies), so each
+    item's success is averaged over its seeds first. b / c count the items where A / B did better; the exact
+    test on them is McNemar's with one seed and the sign test on per-item differences with several. The
+    bootstrap resamples items.
+    """
     cells_a = {(r["index"], r.get("seed", 0)): bool(r["success"]) for r in a}
     cells_b = {(r["index"], r.get("seed", 0)): bool(r["success"]) for r in b}
     keys = sorted(cells_a.keys() & cells_b.keys())
     if not keys:
         raise ValueError("the two runs share no (index, seed) pairs; compare runs on the same items and seeds")
-    b_only = sum(cells_a[k] and not cells_b[k] for k in keys)
-    c_only = sum(cells_b[k] and not cells_a[k] for k in keys)
     rate_a = sum(cells_a[k] for k in keys) / len(keys)
     rate_b = sum(cells_b[k] for k in keys) / len(keys)
     per_item: dict[int, list[float]] = defaultdict(list)
     for k in keys:
         per_item[k[0]].append(float(cells_b[k]) - float(cells_a[k]))
     diffs = [sum(v) / len(v) for _, v in sorted(per_item.items())]
+    a_better, b_better = sum(d < 0 for d in diffs), sum(d > 0 for d in diffs)
     ci = paired_bootstrap(diffs, n_boot=n_boot)
-    p = mcnemar_exact(b_only, c_only)
+    p = mcnemar_exact(a_better, b_better)
     h = cohens_h(rate_a, rate_b)
-    verdict = plain_verdict(names, rate_a, rate_b, ci, p, b_only, c_only, len(per_item))
-    return Comparison(len(keys), len(per_item), rate_a, rate_b, rate_b - rate_a, ci, b_only, c_only, p, h, verdict)
+    verdict = plain_verdict(names, rate_a, rate_b, ci, p, a_better, b_better, len(per_item))
+    return Comparison(len(keys), len(per_item), rate_a, rate_b, rate_b - rate_a, ci, a_better, b_better, p, h, verdict)
 
 
 def plain_verdict(names, rate_a, rate_b, ci: Interval, p: float, b: int, c: int, n_items: int) -> str:
@@ -246,8 +250,8 @@ def plain_verdict(names, rate_a, rate_b, ci: Interval, p: float, b: int, c: int,
     diff = 100 * (rate_b - rate_a)
     numbers = (
         f"{b_name} {100 * rate_b:.1f}% vs {a_name} {100 * rate_a:.1f}% ({diff:+.1f} points, 95% CI "
-        f"{100 * ci.low:+.1f} to {100 * ci.high:+.1f}; exact McNemar p = {p:.3g}; {c} items only {b_name} "
-        f"solved, {b} only {a_name} solved; {n_items} items)"
+        f"{100 * ci.low:+.1f} to {100 * ci.high:+.1f}; exact McNemar p = {p:.3g}; {c} items favour {b_name}, "
+        f"{b} favour {a_name}, of {n_items})"
     )
     if p < 0.05 and (ci.low > 0 or ci.high < 0):
         better, worse = (b_name, a_name) if diff > 0 else (a_name, b_name)
