@@ -8,10 +8,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent.parent / "rollout"))
 
+from toy import ScriptedGenerator, ToyEnv  # noqa: E402
+
 from agentbench_tuning.eval.runner import EvalSettings, evaluate_model  # noqa: E402
 from agentbench_tuning.models import offline_tokenizer  # noqa: E402
 from agentbench_tuning.rollout.episodes import EpisodeSpec, Limits  # noqa: E402
-from toy import ScriptedGenerator, ToyEnv  # noqa: E402
 
 WORDS = ["apple", "pear", "fig", "plum", "kiwi", "lime"]
 

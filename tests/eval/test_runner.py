@@ -10,11 +10,12 @@ import sys
 import time
 from pathlib import Path
 
+from eval_worker import WORDS, reply_even, specs
+from toy import ScriptedGenerator, ToyEnv
+
 from agentbench_tuning.eval.records import read_records
 from agentbench_tuning.eval.runner import EvalSettings, evaluate_model
 from agentbench_tuning.rollout.episodes import Limits
-from eval_worker import WORDS, reply_even, specs
-from toy import ScriptedGenerator, ToyEnv
 
 WORKER = Path(__file__).parent / "eval_worker.py"
 

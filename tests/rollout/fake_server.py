@@ -51,7 +51,7 @@ class ChatServer:
             "index": 0,
             "message": {"role": "assistant", "content": gen.text},
             "finish_reason": gen.finish_reason,
-            "logprobs": {"content": [{"token": str(t), "logprob": lp} for t, lp in zip(gen.token_ids, gen.logprobs)]},
+            "logprobs": {"content": [{"token": str(t), "logprob": lp} for t, lp in zip(gen.token_ids, gen.logprobs, strict=False)]},
         }
         if body.get("return_token_ids"):
             choice["token_ids"] = gen.token_ids

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import pytest
+from fake_server import ChatServer
+from toy import ToyEnv
 
 from agentbench_tuning.envs.base import CONTEXT_LIMIT
 from agentbench_tuning.rollout.engines import ModelOptions, build_generator, parse_seeds
 from agentbench_tuning.rollout.episodes import EpisodeSpec, Limits, run_episodes
 from agentbench_tuning.rollout.generator import LENGTH, STOP, Prompt, Sampling, render_prompt, stop_token_ids
 from agentbench_tuning.rollout.openai_http import EndpointError, OpenAIGenerator
-from fake_server import ChatServer
-from toy import ToyEnv
 
 CHATS = [[{"role": "user", "content": "hello"}], [{"role": "user", "content": "a much longer question " * 5}]]
 
@@ -26,14 +26,14 @@ def test_render_prompt_ends_with_generation_prompt(tokenizers, family):
 
 def test_transformers_batched_equals_one_by_one(hf_generator):
     tok = hf_generator.tokenizer
-    prompts = [Prompt(m, render_prompt(tok, m), max_new_tokens=n) for m, n in zip(CHATS, (6, 4))]
+    prompts = [Prompt(m, render_prompt(tok, m), max_new_tokens=n) for m, n in zip(CHATS, (6, 4), strict=False)]
     together = hf_generator.generate(prompts, Sampling())
     alone = [hf_generator.generate([p], Sampling())[0] for p in prompts]
     # Left padding must not change what each row generates; each row keeps its own budget.
     assert [g.token_ids for g in together] == [g.token_ids for g in alone]
     assert [len(g.token_ids) for g in together] == [6, 4]
     assert [g.finish_reason for g in together] == [LENGTH, LENGTH]
-    for a, b in zip(together, alone):
+    for a, b in zip(together, alone, strict=False):
         assert a.logprobs == pytest.approx(b.logprobs, abs=1e-4)
         assert all(lp < 0 for lp in a.logprobs)
 
@@ -60,7 +60,7 @@ def test_http_backend_matches_local(hf_generator):
         over_http = run_episodes(remote, lambda: ToyEnv(max_rounds=2), specs, [0], Sampling(max_new_tokens=5))
         local = run_episodes(hf_generator, lambda: ToyEnv(max_rounds=2), specs, [0], Sampling(max_new_tokens=5))
         assert server.requests[0]["temperature"] == 0.0 and server.requests[0]["max_tokens"] == 5
-    for a, b in zip(sorted(over_http, key=lambda t: t.index), sorted(local, key=lambda t: t.index)):
+    for a, b in zip(sorted(over_http, key=lambda t: t.index), sorted(local, key=lambda t: t.index), strict=False):
         assert a.messages == b.messages
         assert [t.completion_ids for t in a.turns] == [t.completion_ids for t in b.turns]
         assert [t.prompt_ids for t in a.turns] == [t.prompt_ids for t in b.turns]

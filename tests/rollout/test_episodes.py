@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from toy import ScriptedGenerator, ToyEnv
 
 from agentbench_tuning.envs.base import COMPLETED, CONTEXT_LIMIT, TASK_ERROR, TASK_LIMIT
 from agentbench_tuning.rollout.episodes import EpisodeSpec, Limits, run_episodes
 from agentbench_tuning.rollout.generator import Sampling, render_prompt
-from toy import ScriptedGenerator, ToyEnv
 
 SPECS = [EpisodeSpec(i, {"word": w}, type=t) for i, (w, t) in enumerate([("apple", "a"), ("pear", "b"), ("fig", "a")])]
 
@@ -93,9 +93,9 @@ def test_flatten_masks_model_tokens(tokenizers):
     assert flat.prompt_ids == traj.turns[0].prompt_ids
     # Model tokens: "no idea<|im_end|>" twice; everything between them came from the environment.
     no_idea = tok("no idea", add_special_tokens=False)["input_ids"] + [151645]
-    model_tokens = [t for t, m in zip(flat.completion_ids, flat.env_mask) if m]
+    model_tokens = [t for t, m in zip(flat.completion_ids, flat.env_mask, strict=False) if m]
     assert model_tokens == no_idea * 2
-    env_text = tok.decode([t for t, m in zip(flat.completion_ids, flat.env_mask) if not m])
+    env_text = tok.decode([t for t, m in zip(flat.completion_ids, flat.env_mask, strict=False) if not m])
     assert env_text == "\n<|im_start|>user\nWrong, try again.<|im_end|>\n<|im_start|>assistant\n"
     # The whole sequence is exactly the second turn's prompt plus its completion.
     assert flat.prompt_ids + flat.completion_ids == traj.turns[1].prompt_ids + traj.turns[1].completion_ids

@@ -7,10 +7,10 @@ cores) and shared by every test in this file.
 from __future__ import annotations
 
 import pytest
+from toy import ToyEnv
 
 from agentbench_tuning.rollout.episodes import EpisodeSpec, Limits, run_episodes
 from agentbench_tuning.rollout.generator import LENGTH, Prompt, Sampling, render_prompt
-from toy import ToyEnv
 
 pytestmark = [pytest.mark.vllm, pytest.mark.slow]
 
@@ -18,13 +18,38 @@ WORDS = ["apple", "pear", "fig", "plum"]
 
 
 @pytest.fixture(scope="module")
-def vllm_generator(tiny_model_dirs):
+def adapter_dir(tiny_model_dirs, tmp_path_factory):
+    """A rank-8 LoRA on q/v projections with random (non-zero) B, so it visibly changes the model."""
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    torch.manual_seed(1)
+    base = AutoModelForCausalLM.from_pretrained(tiny_model_dirs["qwen2.5"])
+    config = LoraConfig(r=8, lora_alpha=16, target_modules=["q_proj", "v_proj"], init_lora_weights=False)
+    path = tmp_path_factory.mktemp("adapter")
+    get_peft_model(base, config).save_pretrained(path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def vllm_lora_generator(tiny_model_dirs, adapter_dir):
+    """The one vllm.LLM of this file (LoRA enabled); built once because it costs ~10 s plus ~20 s warm-up."""
     pytest.importorskip("vllm")
     from agentbench_tuning.rollout.vllm_engine import VLLMGenerator
 
-    gen = VLLMGenerator.load(str(tiny_model_dirs["qwen2.5"]), max_context=2048, dtype="float32")
+    gen = VLLMGenerator.load(str(tiny_model_dirs["qwen2.5"]), adapter=str(adapter_dir), max_context=2048,
+                             dtype="float32")
     yield gen
     gen.close()
+
+
+@pytest.fixture(scope="module")
+def vllm_generator(vllm_lora_generator):
+    """The same engine without the adapter."""
+    from agentbench_tuning.rollout.vllm_engine import VLLMGenerator
+
+    return VLLMGenerator(vllm_lora_generator.llm, vllm_lora_generator.tokenizer)
 
 
 def _play(generator, max_context=2048):
@@ -58,3 +83,22 @@ def test_per_request_budget_and_ids(vllm_generator):
     assert [len(g.token_ids) for g in gens] == [3, 5]
     assert gens[1].token_ids[:3] == gens[0].token_ids
     assert gens[0].text == tok.decode(gens[0].token_ids, skip_special_tokens=True)
+
+
+def test_lora_adapter_matches_peft(vllm_lora_generator, vllm_generator, hf_generator, adapter_dir):
+    from peft import PeftModel
+
+    from agentbench_tuning.rollout.hf import TransformersGenerator
+
+    peft_model = PeftModel.from_pretrained(hf_generator.model, str(adapter_dir))
+    try:
+        reference = TransformersGenerator(peft_model, hf_generator.tokenizer)
+        with_lora = {t.index: t for t in _play(vllm_lora_generator)}
+        ref = {t.index: t for t in _play(reference)}
+    finally:
+        peft_model.unload()  # leave the shared session model as it was
+    base = {t.index: t for t in _play(vllm_generator)}
+    for index in ref:
+        # The adapter served through LoRARequest gives PEFT's greedy tokens, and they are not the base model's.
+        assert [t.completion_ids for t in with_lora[index].turns] == [t.completion_ids for t in ref[index].turns]
+    assert any(with_lora[i].turns[0].completion_ids != base[i].turns[0].completion_ids for i in base)

@@ -125,7 +125,7 @@ def check_overfitting(log: TrainingLog) -> Finding | None:
     best = min(range(len(evals)), key=lambda i: evals[i][1])
     after = evals[best:]
     train = [(s, v) for s, v in _finite(log.series("loss")) if s >= evals[best][0]]
-    rising = len(after) >= 3 and all(b[1] > a[1] for a, b in zip(after, after[1:]))
+    rising = len(after) >= 3 and all(b[1] > a[1] for a, b in zip(after, after[1:], strict=False))
     if rising and len(train) >= 2 and train[-1][1] < train[0][1]:
         return Finding("overfitting", "warning", f"validation loss rose from {evals[best][1]:.3g} at step "
                        f"{evals[best][0]} to {after[-1][1]:.3g} while training loss fell from {train[0][1]:.3g} "
@@ -156,7 +156,7 @@ def check_learning_rate(log: TrainingLog) -> Finding | None:
         return Finding("lr_schedule", "error", "learning rate is 0 at every logged step after the first: "
                        "nothing trains (warmup longer than the run, or a zero learning_rate)", lrs[:10])
     peak = max(range(len(lrs)), key=lambda i: lrs[i][1])
-    rises = [(a, b) for a, b in zip(lrs[peak:], lrs[peak + 1:]) if b[1] > a[1] * 1.01]
+    rises = [(a, b) for a, b in zip(lrs[peak:], lrs[peak + 1:], strict=False) if b[1] > a[1] * 1.01]
     if rises:
         return Finding("lr_schedule", "warning", f"learning rate rose again after its peak at step {lrs[peak][0]} "
                        f"(e.g. {rises[0][0][1]:.3g} -> {rises[0][1][1]:.3g} at step {rises[0][1][0]}): a restarted "

@@ -49,7 +49,7 @@ def status_plot(runs, path: Path) -> Path:
     for status in statuses:
         values = [100 * run.summary["status"].get(status, 0.0) for run in runs]
         ax.barh([run.name for run in runs], values, left=left, label=status)
-        left = [a + b for a, b in zip(left, values)]
+        left = [a + b for a, b in zip(left, values, strict=False)]
     ax.set_xlabel("% of episodes")
     ax.set_xlim(0, 100)
     ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.35), ncol=3)
@@ -67,7 +67,7 @@ def learning_curves(runs, path: Path) -> Path | None:
         return None
     plt = _pyplot()
     fig, axes = plt.subplots(1, len(keys), figsize=(3.5 * len(keys), 3), squeeze=False)
-    for ax, key in zip(axes[0], keys):
+    for ax, key in zip(axes[0], keys, strict=False):
         for name, log in logs:
             points = log.series(key)
             if points:

@@ -14,7 +14,13 @@ from pathlib import Path
 
 from agentbench_tuning.eval.diagnose import TrainingLog, load_training_log
 from agentbench_tuning.eval.records import read_records
-from agentbench_tuning.eval.stats import Comparison, compare_runs, dbbench_score, success_rate, summarize_records
+from agentbench_tuning.eval.stats import (
+    Comparison,
+    compare_runs,
+    dbbench_score,
+    success_rate,
+    summarize_records,
+)
 
 DB_TYPES = {"INSERT", "UPDATE"}
 
@@ -126,10 +132,35 @@ def write_report(run_dirs: list[str | Path], out_dir: str | Path, compare: tuple
 
 def _compare(runs: list[Run], run_dirs, names: tuple[str, str]) -> Comparison:
     def find(name: str) -> Run:
-        for run, d in zip(runs, run_dirs):
+        for run, d in zip(runs, run_dirs, strict=False):
             if name in (run.name, str(d), str(Path(d))):
                 return run
         return load_run(name)
 
     a, b = find(names[0]), find(names[1])
     return compare_runs(a.records, b.records, names=(a.name, b.name))
+
+
+def write_demo_runs(root: str | Path, n_items: int = 40, seeds: tuple[int, ...] = (0, 1, 2)) -> list[Path]:
+    """Two SYNTHETIC record sets with a known difference (for the notebook's debug mode and the docs):
+    "demo-base" solves about half the items, "demo-sft" about 70%, with seed-to-seed noise. Not real results."""
+    import random
+
+    from agentbench_tuning.eval.records import RecordWriter
+
+    rng = random.Random(0)
+    difficulty = [rng.random() for _ in range(n_items)]
+    paths = []
+    for name, skill in (("demo-base", 0.5), ("demo-sft", 0.7)):
+        path = Path(root) / name
+        with RecordWriter(path / "records.jsonl") as writer:
+            for seed in seeds:
+                for i, d in enumerate(difficulty):
+                    if writer.done(i, seed):
+                        continue
+                    ok = d + rng.gauss(0, 0.1) < skill
+                    status = "completed" if ok else rng.choice(["agent invalid action", "task limit reached"])
+                    writer.append({"index": i, "seed": seed, "type": ("put", "clean", "heat")[i % 3],
+                                   "success": ok, "reward": float(ok), "status": status})
+        paths.append(path)
+    return paths

@@ -19,7 +19,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from agentbench_tuning.envs.base import CONTEXT_LIMIT, TASK_ERROR, TASK_LIMIT, TextEnv
-from agentbench_tuning.rollout.generator import CONTEXT, Generation, Generator, Prompt, Sampling, render_prompt
+from agentbench_tuning.rollout.generator import (
+    CONTEXT,
+    Generation,
+    Generator,
+    Prompt,
+    Sampling,
+    render_prompt,
+)
 
 
 @dataclass(frozen=True)
@@ -166,7 +173,7 @@ def run_episodes(
         t0 = time.perf_counter()
         generations = generator.generate(prompts, sampling)
         share = (time.perf_counter() - t0) / len(waiting)
-        for episode, prompt, gen in zip(waiting, prompts, generations):
+        for episode, prompt, gen in zip(waiting, prompts, generations, strict=True):
             _advance(episode, prompt, gen, share, limits)
             if episode.trajectory.status:
                 finish(episode)

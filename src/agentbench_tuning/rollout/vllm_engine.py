@@ -73,7 +73,7 @@ class VLLMGenerator:
         ]
         inputs = [TokensPrompt(prompt_token_ids=list(p.ids)) for p in prompts]
         outputs = self.llm.generate(inputs, params, use_tqdm=False, lora_request=self.lora)
-        return [self._convert(p, o.outputs[0]) for p, o in zip(prompts, outputs)]
+        return [self._convert(p, o.outputs[0]) for p, o in zip(prompts, outputs, strict=True)]
 
     def close(self) -> None:
         self.llm = None
@@ -83,7 +83,7 @@ class VLLMGenerator:
         tokens = list(completion.token_ids)
         logprobs = None
         if completion.logprobs is not None:
-            logprobs = [float(step[tok].logprob) for step, tok in zip(completion.logprobs, tokens)]
+            logprobs = [float(step[tok].logprob) for step, tok in zip(completion.logprobs, tokens, strict=False)]
         reason = STOP if completion.finish_reason == "stop" else LENGTH
         return Generation(tokens, logprobs, completion.text, reason, prompt_ids=list(prompt.ids))
 
