@@ -90,3 +90,23 @@ def test_model_options():
     with pytest.raises(ValueError, match="--engine must be one of vllm, transformers, openai"):
         build_generator(ModelOptions(model="m", engine="tgi"))
     assert ModelOptions(model="m").sampling == Sampling(0.0, 1.0, 512)
+
+
+def test_http_server_without_vllm_extensions(hf_generator):
+    class StrictServer(ChatServer):
+        def answer(self, body):
+            # OpenAI's own API rejects parameters it does not know.
+            if "return_token_ids" in body:
+                self.requests.append(body)
+                return 400, {"error": {"message": "Unrecognized request argument supplied: return_token_ids"}}
+            return super().answer(body)
+
+    with StrictServer(hf_generator, max_model_len=4096) as server:
+        remote = OpenAIGenerator(server.base_url, "tiny", tokenizer=hf_generator.tokenizer)
+        ids = render_prompt(hf_generator.tokenizer, CHATS[0])
+        [gen] = remote.generate([Prompt(CHATS[0], ids, 4)], Sampling())
+        [local] = hf_generator.generate([Prompt(CHATS[0], ids, 4)], Sampling())
+    # Retried once without the extension; token ids then come from re-tokenizing the text locally.
+    assert ["return_token_ids" in r for r in server.requests] == [True, False]
+    assert gen.text == local.text
+    assert gen.token_ids == hf_generator.tokenizer(local.text, add_special_tokens=False)["input_ids"]

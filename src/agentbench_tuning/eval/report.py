@@ -47,7 +47,7 @@ def load_run(run_dir: str | Path) -> Run:
     records_path = path / "records.jsonl"
     if not records_path.is_file():
         raise FileNotFoundError(f"{records_path}: no records; run `abtune eval ... --out {path}` first")
-    records = list(read_records(records_path))
+    records = [_normalized(r, records_path, n) for n, r in enumerate(read_records(records_path), 1)]
     if not records:
         raise ValueError(f"{records_path}: empty; the evaluation has not finished a single episode")
     # DB Bench records carry INSERT/UPDATE types; they are scored by AgentBench's category rule.
@@ -57,6 +57,18 @@ def load_run(run_dir: str | Path) -> Run:
     summary = summarize_records(complete, metric=metric, key=key)
     summary["incomplete_episodes"] = len(records) - len(complete)
     return Run(path.name or str(path), path, complete, summary, load_training_log(path))
+
+
+def _normalized(record: dict, path: Path, lineno: int) -> dict:
+    """Records from the scripted agents may carry only `reward`; success is then reward >= 1 (pass/fail tasks)."""
+    for key in ("index", "status"):
+        if key not in record:
+            raise ValueError(f'{path}:{lineno}: record has no "{key}" field; was it written by `abtune eval`?')
+    if "success" not in record:
+        if "reward" not in record:
+            raise ValueError(f'{path}:{lineno}: record has neither "success" nor "reward"')
+        record = dict(record, success=float(record["reward"]) >= 1.0)
+    return record
 
 
 def _complete_cells(records: list[dict]) -> list[dict]:

@@ -98,7 +98,7 @@ def evaluate_with_options(
     opts.validate()
     save_run_metadata(out_dir, {"model_options": asdict(opts), **(config or {})}, opts.seeds)
     generator = build_generator(opts)
-    settings = EvalSettings(opts.seeds, opts.sampling, Limits(max_context=opts.max_context, progress=True))
+    settings = EvalSettings(opts.seeds, opts.sampling, Limits(max_context=opts.max_context, concurrency=opts.concurrency, progress=True))
     try:
         return evaluate_model(make_env, specs, generator, settings, out_dir, summarize, score_key)
     finally:

@@ -27,6 +27,7 @@ class ModelOptions:
     max_new_tokens: int = 512  # AgentBench v0.2 agent default
     max_context: int = 8192  # the max_model_len the competition serves with
     batch_size: int = 8  # transformers only; vLLM schedules its own batches
+    concurrency: int = 16  # episodes played at once (one generate call covers all of them)
     tokenizer: str | None = None  # for --engine openai: where to load a tokenizer for context checks
 
     def validate(self) -> None:

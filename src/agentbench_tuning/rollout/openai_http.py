@@ -40,6 +40,7 @@ class OpenAIGenerator:
         self.api_key = api_key
         self.timeout_s = timeout_s
         self.max_parallel = max_parallel
+        self.vllm_extensions = True  # off after a server rejects `return_token_ids` (OpenAI's own API does)
 
     def generate(self, prompts: list[Prompt], sampling: Sampling) -> list[Generation]:
         with ThreadPoolExecutor(max_workers=min(self.max_parallel, max(1, len(prompts)))) as pool:
@@ -56,14 +57,18 @@ class OpenAIGenerator:
             "top_p": sampling.top_p,
             "max_tokens": prompt.max_new_tokens,
             "logprobs": True,
-            "return_token_ids": True,  # vLLM extension; other servers ignore it
         }
+        if self.vllm_extensions:
+            body["return_token_ids"] = True
         if prompt.seed is not None and not sampling.greedy:
             body["seed"] = prompt.seed
         try:
             reply = self._post(body)
         except EndpointError as err:
-            if "maximum context length" in str(err) or "context length" in str(err):
+            if "return_token_ids" in str(err) and self.vllm_extensions:
+                self.vllm_extensions = False
+                return self._one(prompt, sampling)
+            if "context length" in str(err):  # vLLM: "This model's maximum context length is ..."
                 return Generation([], [], "", CONTEXT, prompt_ids=list(prompt.ids))
             raise
         return self._convert(prompt, reply)
