@@ -25,3 +25,17 @@ def test_tiny_model_eval_writes_records_summary_and_metadata(tmp_path, tiny_mode
     assert summary["score"]["mean"] == 0.0 and summary["tokens"]["completion"] == 48
     meta = json.loads((tmp_path / "run.json").read_text())
     assert meta["seeds"] == [0, 1] and meta["config"]["model_options"]["engine"] == "transformers"
+
+
+def test_cli_model_options():
+    import pytest
+    import typer
+
+    from agentbench_tuning.cli import model_options
+
+    opts = model_options("m", "transformers", None, None, "0,1,2", 0.0)
+    assert (opts.seeds, opts.max_new_tokens, opts.max_context) == ((0, 1, 2), 512, 8192)
+    with pytest.raises(typer.BadParameter, match="--agent model needs --model"):
+        model_options(None, "vllm", None, None, "0", 0.0)
+    with pytest.raises(typer.BadParameter, match="--base-url is only used with --engine openai"):
+        model_options("m", "vllm", None, "http://x", "0", 0.0)

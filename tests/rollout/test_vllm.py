@@ -102,3 +102,16 @@ def test_lora_adapter_matches_peft(vllm_lora_generator, vllm_generator, hf_gener
         # The adapter served through LoRARequest gives PEFT's greedy tokens, and they are not the base model's.
         assert [t.completion_ids for t in with_lora[index].turns] == [t.completion_ids for t in ref[index].turns]
     assert any(with_lora[i].turns[0].completion_ids != base[i].turns[0].completion_ids for i in base)
+
+
+def test_sampled_requests_are_seeded(vllm_generator, hf_generator):
+    tok = vllm_generator.tokenizer
+    ids = render_prompt(tok, [{"role": "user", "content": "hi"}])
+    hot = Sampling(temperature=1.0, max_new_tokens=8)
+    first = vllm_generator.generate([Prompt([], ids, 8, seed=1), Prompt([], ids, 8, seed=2)], hot)
+    again = vllm_generator.generate([Prompt([], ids, 8, seed=1)], hot)
+    # Same per-request seed -> the same sample (episodes can be replayed); another seed -> another sample.
+    assert again[0].token_ids == first[0].token_ids != first[1].token_ids
+    # Sampling on transformers runs too (seeded per batch) and returns one logprob per token.
+    [sampled] = hf_generator.generate([Prompt([], ids, 8, seed=1)], hot)
+    assert len(sampled.token_ids) == len(sampled.logprobs) == 8

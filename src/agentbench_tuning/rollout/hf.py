@@ -80,7 +80,8 @@ class TransformersGenerator:
             # One seed per batch: transformers cannot seed rows separately, so sampled runs are
             # reproducible for the same batch composition only (vLLM seeds each request).
             torch.manual_seed(seeds[0])
-        extra = {} if sampling.greedy else {"temperature": sampling.temperature, "top_p": sampling.top_p}
+        # top_k=0 switches off transformers' default top-k of 50, which vLLM does not apply.
+        extra = {} if sampling.greedy else {"temperature": sampling.temperature, "top_p": sampling.top_p, "top_k": 0}
         with torch.no_grad():
             out = self.model.generate(
                 input_ids=batch.input_ids,
@@ -91,7 +92,6 @@ class TransformersGenerator:
                 pad_token_id=self.pad_id,
                 output_logits=True,
                 return_dict_in_generate=True,
-                top_k=None,
                 **extra,
             )
         width = batch.input_ids.shape[1]
