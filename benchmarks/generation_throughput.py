@@ -38,7 +38,7 @@ def prompt_set(tokenizer, n: int, new_tokens: int) -> list[Prompt]:
     return prompts
 
 
-def timed(generator, prompts: list[Prompt]) -> dict:
+def _timed_generate(generator, prompts: list[Prompt]) -> dict:
     generator.generate(prompts[:2], Sampling())  # warm-up: first-call allocations and kernel selection
     t0 = time.perf_counter()
     gens = generator.generate(prompts, Sampling())
@@ -48,7 +48,46 @@ def timed(generator, prompts: list[Prompt]) -> dict:
             "prompt_tokens": sum(len(p.ids) for p in prompts), "token_ids": [g.token_ids for g in gens]}
 
 
-def bench_transformers(path: Path, prompts: list[Prompt], batch_size: int) -> dict:
+class RoundsEnv:
+    """Three rounds of question and canned feedback: the shape of a short agent episode, graded as completed."""
+
+    def reset(self, task, seed=None) -> str:
+        self.round = 0
+        self._messages = [{"role": "user", "content": f"Task {task}: inspect the table and report the count."}]
+        return self._messages[0]["content"]
+
+    @property
+    def messages(self) -> list[dict]:
+        return list(self._messages)
+
+    def step(self, action: str):
+        from agentbench_tuning.envs.base import COMPLETED, StepResult
+
+        self.round += 1
+        self._messages += [{"role": "assistant", "content": action},
+                           {"role": "user", "content": f"[('row {self.round}',)]"}]
+        done = self.round == 3
+        return StepResult("", 1.0 if done else 0.0, done, {"status": COMPLETED, "reward": 1.0} if done else {})
+
+
+def timed_episodes(generator, episodes: int, new_tokens: int) -> dict:
+    """Wall time of `run_episodes` over `episodes` 3-round episodes, all played concurrently."""
+    from agentbench_tuning.rollout.episodes import EpisodeSpec, Limits, run_episodes
+
+    specs = [EpisodeSpec(i, i) for i in range(episodes)]
+    t0 = time.perf_counter()
+    done = run_episodes(generator, RoundsEnv, specs, [0], Sampling(max_new_tokens=new_tokens), Limits(concurrency=64))
+    return {"episodes": len(done), "episode_wall_s": round(time.perf_counter() - t0, 3)}
+
+
+def timed(generator, prompts: list[Prompt], episodes: int = 0) -> dict:
+    result = _timed_generate(generator, prompts)
+    if episodes:
+        result.update(timed_episodes(generator, episodes, prompts[0].max_new_tokens))
+    return result
+
+
+def bench_transformers(path: Path, prompts: list[Prompt], batch_size: int, episodes: int = 0) -> dict:
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -58,16 +97,17 @@ def bench_transformers(path: Path, prompts: list[Prompt], batch_size: int) -> di
     model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32)
     gen = TransformersGenerator(model, AutoTokenizer.from_pretrained(path), batch_size=batch_size)
     startup = time.perf_counter() - t0
-    return {"backend": f"transformers (batch {batch_size})", "startup_s": round(startup, 2), **timed(gen, prompts)}
+    return {"backend": f"transformers (batch {batch_size})", "startup_s": round(startup, 2),
+            **timed(gen, prompts, episodes)}
 
 
-def bench_vllm(path: Path, prompts: list[Prompt]) -> dict:
+def bench_vllm(path: Path, prompts: list[Prompt], episodes: int = 0) -> dict:
     from agentbench_tuning.rollout.vllm_engine import VLLMGenerator
 
     t0 = time.perf_counter()
     gen = VLLMGenerator.load(str(path), max_context=2048, dtype="float32")
     startup = time.perf_counter() - t0
-    return {"backend": "vllm (in-process)", "startup_s": round(startup, 2), **timed(gen, prompts)}
+    return {"backend": "vllm (in-process)", "startup_s": round(startup, 2), **timed(gen, prompts, episodes)}
 
 
 def device() -> str:
@@ -98,11 +138,12 @@ def write(results: list[dict], config: dict) -> None:
                   f"`{c['command']}` — {c['prompts']} prompts, {c['new_tokens']} new tokens each, "
                   f"{c['date']}, torch {c['torch']}, vllm {c['vllm']}, load average before: "
                   f"{c.get('load_average_1m_before', 'not recorded')}.", "",
-                  "| backend | startup s | wall s | generated tokens | tokens/s | same tokens as transformers |",
-                  "|---|---|---|---|---|---|"]
+                  "| backend | startup s | wall s | generated tokens | tokens/s | same tokens as transformers "
+                  f"| run_episodes: {c.get('episodes', 0)} x 3 rounds, wall s |",
+                  "|---|---|---|---|---|---|---|"]
         for r in run["results"]:
             lines.append(f"| {r['backend']} | {r['startup_s']} | {r['wall_s']} | {r['generated_tokens']} | "
-                         f"{r['tokens_per_s']} | {r['same_tokens']} |")
+                         f"{r['tokens_per_s']} | {r['same_tokens']} | {r.get('episode_wall_s', '—')} |")
         lines.append("")
     (RESULTS / "generation_throughput.md").write_text("\n".join(lines))
 
@@ -113,6 +154,7 @@ def main() -> None:
     parser.add_argument("--prompts", type=int, default=16)
     parser.add_argument("--new-tokens", type=int, default=64)
     parser.add_argument("--batch-size", type=int, default=16, help="transformers batch size")
+    parser.add_argument("--episodes", type=int, default=32, help="3-round episodes for the runner wall time")
     args = parser.parse_args()
     load_before = os.getloadavg()[0]
     from importlib import metadata
@@ -125,8 +167,8 @@ def main() -> None:
 
         prompts = prompt_set(AutoTokenizer.from_pretrained(path), args.prompts, args.new_tokens)
         params = sum(f.stat().st_size for f in path.glob("*.safetensors")) / 4 / 1e6
-        results = [bench_transformers(path, prompts, 1), bench_transformers(path, prompts, args.batch_size),
-                   bench_vllm(path, prompts)]
+        results = [bench_transformers(path, prompts, 1), bench_transformers(path, prompts, args.batch_size, args.episodes),
+                   bench_vllm(path, prompts, args.episodes)]
     reference = results[0].pop("token_ids")
     results[0]["same_tokens"] = "reference"
     for r in results[1:]:
@@ -136,7 +178,8 @@ def main() -> None:
               if not torch.cuda.is_available() else metadata.version("vllm"),
               "load_average_1m_before": round(load_before, 2),
               "date": time.strftime("%Y-%m-%d"), "command": "python benchmarks/generation_throughput.py "
-              f"--size {args.size} --prompts {args.prompts} --new-tokens {args.new_tokens} --batch-size {args.batch_size}"}
+              f"--size {args.size} --prompts {args.prompts} --new-tokens {args.new_tokens} --batch-size {args.batch_size} "
+              f"--episodes {args.episodes}", "episodes": args.episodes}
     write(results, config)
     print(json.dumps({"config": config, "results": results}, indent=2))
 
