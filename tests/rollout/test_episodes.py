@@ -119,3 +119,23 @@ def test_sampling_validation():
         Sampling(temperature=-1)
     with pytest.raises(ValueError, match="max_new_tokens must be >= 1"):
         Sampling(max_new_tokens=0)
+
+
+def test_rollout_fields_for_trl(tokenizers):
+    from agentbench_tuning.rollout.episodes import rollout_fields
+
+    class Editing(ToyEnv):
+        @property
+        def messages(self):
+            return [dict(m, content=m["content"] + f" [{self.rounds}]") for m in self._messages]
+
+    gen = ScriptedGenerator(tokenizers["qwen2.5"], only_pear)
+    [plain] = run_episodes(gen, lambda: ToyEnv(max_rounds=2), SPECS[:1], [0], Sampling())
+    [edited] = run_episodes(gen, lambda: Editing(max_rounds=2), SPECS[:1], [0], Sampling())
+    fields = rollout_fields([plain, edited])
+    assert fields["flattened"] == [True, False] and fields["status"] == [TASK_LIMIT, TASK_LIMIT]
+    flat = plain.flatten()
+    assert fields["completion_ids"][0] == flat.completion_ids and fields["env_mask"][0] == flat.env_mask
+    # The edited episode contributes its last turn only: all of its completion tokens are the model's.
+    assert fields["prompt_ids"][1] == edited.turns[-1].prompt_ids
+    assert fields["env_mask"][1] == [1] * len(edited.turns[-1].completion_ids)

@@ -130,6 +130,33 @@ class Flat:
     logprobs: list[float]
 
 
+def rollout_fields(trajectories: Sequence[Trajectory]) -> dict[str, list]:
+    """TRL `rollout_func` output for trajectories in prompt order: prompt_ids, completion_ids, logprobs,
+    env_mask, plus `reward`, `status` and `flattened` for reward functions and logging.
+
+    An episode whose history is not append-only cannot be one sequence; it contributes its last turn
+    (the final prompt, history edits included, and the model's last reply) and `flattened` is False.
+    """
+    fields: dict[str, list] = {k: [] for k in ("prompt_ids", "completion_ids", "logprobs", "env_mask", "reward",
+                                                "status", "flattened")}
+    for trajectory in trajectories:
+        flat = trajectory.flatten()
+        fields["flattened"].append(flat is not None)
+        if flat is None:
+            if not trajectory.turns:
+                raise ValueError(f"episode {trajectory.index} (seed {trajectory.seed}) has no model turn to train on")
+            last = trajectory.turns[-1]
+            n = len(last.completion_ids)
+            flat = Flat(list(last.prompt_ids), list(last.completion_ids), [1] * n, list(last.logprobs or [0.0] * n))
+        fields["prompt_ids"].append(flat.prompt_ids)
+        fields["completion_ids"].append(flat.completion_ids)
+        fields["logprobs"].append(flat.logprobs)
+        fields["env_mask"].append(flat.env_mask)
+        fields["reward"].append(trajectory.reward)
+        fields["status"].append(trajectory.status)
+    return fields
+
+
 @dataclass
 class _Live:
     env: TextEnv
