@@ -56,8 +56,8 @@ def test_ids_match_template_and_mask_is_exact(tokenizers, family, n_assistant, s
     enc = encode_messages(messages, tok)
     plain = [{k: v for k, v in m.items() if k != "loss"} for m in messages]
     assert enc.input_ids == tok.apply_chat_template(plain, tokenize=True)["input_ids"]
-    trained = [t for t, label in zip(enc.input_ids, enc.labels) if label != IGNORE_INDEX]
-    assert all(label in (IGNORE_INDEX, t) for t, label in zip(enc.input_ids, enc.labels))
+    trained = [t for t, label in zip(enc.input_ids, enc.labels, strict=False) if label != IGNORE_INDEX]
+    assert all(label in (IGNORE_INDEX, t) for t, label in zip(enc.input_ids, enc.labels, strict=False))
     decoded = tok.decode(trained, skip_special_tokens=False)
     expected = expected_trained_text(messages)
     # A content that starts with "\n" shares one "\n\n" token with the header's newline: that token is
@@ -97,8 +97,8 @@ def test_trl_generation_template_differs_only_by_the_turn_newlines(tokenizers, f
     assert trl["input_ids"] == ours.input_ids
     trl_mask = trl["assistant_masks"]
     ours_mask = [int(label != IGNORE_INDEX) for label in ours.labels]
-    only_trl = {ours.input_ids[i] for i, (a, b) in enumerate(zip(trl_mask, ours_mask)) if a and not b}
-    only_ours = [i for i, (a, b) in enumerate(zip(trl_mask, ours_mask)) if b and not a]
+    only_trl = {ours.input_ids[i] for i, (a, b) in enumerate(zip(trl_mask, ours_mask, strict=False)) if a and not b}
+    only_ours = [i for i, (a, b) in enumerate(zip(trl_mask, ours_mask, strict=False)) if b and not a]
     assert only_ours == []
     assert only_trl == {198}  # "\n" only
 
@@ -107,7 +107,7 @@ def test_loss_false_masks_the_whole_turn(tokenizers):
     tok = tokenizers["qwen2.5"]
     messages = conversation(2, system=False, masked_turn=1)
     enc = encode_messages(messages, tok)
-    decoded = tok.decode([t for t, lab in zip(enc.input_ids, enc.labels) if lab != IGNORE_INDEX])
+    decoded = tok.decode([t for t, lab in zip(enc.input_ids, enc.labels, strict=False) if lab != IGNORE_INDEX])
     assert ASSISTANT_TEXTS[0] in decoded and "open fridge" not in decoded
 
 

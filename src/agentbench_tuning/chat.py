@@ -104,7 +104,7 @@ def encode_messages(messages: Sequence[dict], tokenizer, tools: list[dict] | Non
 def _segments(encoded: Encoded, tokenizer) -> list[tuple[str, bool]]:
     """Consecutive runs of (decoded text, trained?)."""
     runs: list[tuple[list[int], bool]] = []
-    for token_id, label in zip(encoded.input_ids, encoded.labels):
+    for token_id, label in zip(encoded.input_ids, encoded.labels, strict=False):
         trained = label != IGNORE_INDEX
         if runs and runs[-1][1] == trained:
             runs[-1][0].append(token_id)

@@ -24,6 +24,42 @@ app.add_typer(db_app, name="db")
 app.add_typer(prompts_app, name="prompts")
 
 
+# Model-agent options shared by `abtune eval dbbench|alfworld --agent model` (use them as parameter defaults
+# there, then call `model_options(...)` and `eval.runner.evaluate_with_options`).
+MODEL_OPT = typer.Option(None, "--model", help="Hub id or local directory (for --engine openai: the served name).")
+ADAPTER_OPT = typer.Option(None, "--adapter", help="PEFT LoRA adapter directory to apply.")
+ENGINE_OPT = typer.Option("vllm", "--engine", help="Generator: vllm | transformers | openai.")
+BASE_URL_OPT = typer.Option(None, "--base-url", help="OpenAI-compatible server for --engine openai.")
+SEEDS_OPT = typer.Option("0", "--seeds", help="Comma-separated seeds; every task runs once per seed.")
+TEMPERATURE_OPT = typer.Option(0.0, "--temperature", help="0 = greedy, as AgentBench v0.2's agent.")
+MAX_NEW_TOKENS_OPT = typer.Option(512, "--max-new-tokens", help="Per model turn (AgentBench v0.2: 512).")
+MAX_CONTEXT_OPT = typer.Option(8192, "--max-context", help="Served context; longer prompts -> agent context limit.")
+
+
+def model_options(model, engine, adapter, base_url, seeds, temperature, max_new_tokens=512, max_context=8192):
+    """Turn the shared CLI options into a validated `ModelOptions` (a clear error for bad values)."""
+    from agentbench_tuning.rollout.engines import ModelOptions, parse_seeds
+
+    if not model:
+        raise typer.BadParameter("--agent model needs --model PATH_OR_ID")
+    try:
+        opts = ModelOptions(model=model, engine=engine, adapter=adapter, base_url=base_url, seeds=parse_seeds(seeds),
+                            temperature=temperature, max_new_tokens=max_new_tokens, max_context=max_context)
+        opts.validate()
+    except ValueError as err:
+        raise typer.BadParameter(str(err)) from None
+    return opts
+
+
+def _print_model_eval(out: Path) -> None:
+    from agentbench_tuning.eval.report import load_run, summary_table, type_table
+
+    run = load_run(out)
+    console.print(summary_table([run]))
+    console.print(type_table(run))
+    console.print(f"records: {Path(out) / 'records.jsonl'}; summary: {Path(out) / 'summary.json'}")
+
+
 # ------------------------------------------------------------------ training (foundation)
 
 
@@ -74,10 +110,17 @@ def eval_dbbench(
     out: Path = typer.Option(..., help="output directory: records.jsonl (resumable) and summary.json"),
     db_url: str = typer.Option(None, help="mysql://user:password@host:port (default: the managed server's)"),
     responses: Path = typer.Option(None, help='replay file, one {"index": i, "turns": [...]} per line'),
-    model: Path = typer.Option(None, help="model directory for --agent model (transformers, greedy)"),
     prompt_file: Path = typer.Option(None, help="instruction text saved by `abtune prompts import`"),
     compare: str = typer.Option("v0.2", help="SELECT answer comparison: v0.2 | fc (AgentBench main)"),
     limit: int = typer.Option(None, help="only the first N samples"),
+    model: str = MODEL_OPT,
+    adapter: str = ADAPTER_OPT,
+    engine: str = ENGINE_OPT,
+    base_url: str = BASE_URL_OPT,
+    seeds: str = SEEDS_OPT,
+    temperature: float = TEMPERATURE_OPT,
+    max_new_tokens: int = MAX_NEW_TOKENS_OPT,
+    max_context: int = MAX_CONTEXT_OPT,
 ) -> None:
     """Run DB Bench episodes and grade them exactly as AgentBench v0.2 does."""
     from rich.console import Console
@@ -86,8 +129,9 @@ def eval_dbbench(
     from agentbench_tuning.envs.base import load_replay
     from agentbench_tuning.envs.dbbench import (
         DBBenchEnv,
+        EnvPool,
+        MySQLBackend,
         ReplayAgents,
-        TransformersAgent,
         evaluate,
         load_tasks,
         make_backend,
@@ -96,21 +140,35 @@ def eval_dbbench(
     )
 
     tasks = load_tasks(data)[:limit]
+    if backend == "mysql" and db_url is None:
+        running = server.status()
+        db_url = running.url if running else None
+    if agent == "model":
+        from agentbench_tuning.eval.runner import evaluate_with_options
+        from agentbench_tuning.eval.stats import dbbench_score
+        from agentbench_tuning.rollout.episodes import EpisodeSpec
+
+        opts = model_options(model, engine, adapter, base_url, seeds, temperature, max_new_tokens, max_context)
+        make_db = (lambda: MySQLBackend(db_url, unique_databases=True)) if backend == "mysql" else (
+            lambda: make_backend(backend))
+        make_db().close()  # fail now, not inside the first episode, if the server is unreachable
+        pool = EnvPool(make_db, prompt_file=prompt_file, compare=compare)
+        specs = [EpisodeSpec(t.index, t, type=t.type) for t in tasks]
+        config = {"task": "dbbench", "data": str(data), "backend": backend, "compare": compare, "limit": limit}
+        try:
+            evaluate_with_options(opts, pool.make_env, specs, out, dbbench_score, "overall_cat_accuracy", config)
+        finally:
+            pool.close()
+        _print_model_eval(out)
+        return
     if agent == "oracle":
         factory = oracle_agent
     elif agent == "replay":
         if responses is None:
             raise typer.BadParameter("--agent replay needs --responses FILE.jsonl")
         factory = ReplayAgents(load_replay(responses))
-    elif agent == "model":
-        if model is None:
-            raise typer.BadParameter("--agent model needs --model DIR")
-        factory = TransformersAgent(model).factory
     else:
         raise typer.BadParameter(f"--agent {agent!r}: choose oracle, replay or model")
-    if backend == "mysql" and db_url is None:
-        running = server.status()
-        db_url = running.url if running else None
     db = make_backend(backend, db_url)
     try:
         summary = evaluate(tasks, DBBenchEnv(db, prompt_file=prompt_file, compare=compare), factory, out)
@@ -218,8 +276,15 @@ def eval_alfworld(
     data_root: str = typer.Option(None, "--data-root", help="textworld: folder the --split paths are relative to."),
     agent: str = typer.Option("expert", "--agent", help="expert | replay | model"),
     replay: str = typer.Option(None, "--replay", help='replay: JSONL of {"index": i, "turns": [...]}.'),
-    model: str = typer.Option(None, "--model", help="model: a local transformers model folder."),
     prompts_file: str = typer.Option(None, "--prompts-file", help="Prompts JSON from `abtune prompts import`."),
+    model: str = MODEL_OPT,
+    adapter: str = ADAPTER_OPT,
+    engine: str = ENGINE_OPT,
+    base_url: str = BASE_URL_OPT,
+    seeds: str = SEEDS_OPT,
+    temperature: float = TEMPERATURE_OPT,
+    max_new_tokens: int = MAX_NEW_TOKENS_OPT,
+    max_context: int = MAX_CONTEXT_OPT,
 ) -> None:
     """Play ALFWorld games under the AgentBench v0.2 harness and grade them."""
     import json
@@ -228,19 +293,28 @@ def eval_alfworld(
     from agentbench_tuning.envs.base import load_replay
 
     tasks = _alfworld_tasks(env, games, seed, game_dir, split, data_root, expert=agent == "expert")
+    prompts = alfworld.load_prompts(prompts_file) if prompts_file else None
+    if agent == "model":
+        from agentbench_tuning.eval.runner import evaluate_with_options
+        from agentbench_tuning.eval.stats import success_rate
+        from agentbench_tuning.rollout.episodes import EpisodeSpec
+
+        opts = model_options(model, engine, adapter, base_url, seeds, temperature, max_new_tokens, max_context)
+        specs = [EpisodeSpec(t.index, t, type=t.task_type) for t in tasks]
+        config = {"task": "alfworld", "env": env, "games": games, "game_seed": seed, "game_dir": game_dir,
+                  "split": split}
+        evaluate_with_options(opts, lambda: alfworld.AlfworldEnv(prompts=prompts), specs, out, success_rate,
+                              "success_rate", config)
+        _print_model_eval(Path(out))
+        return
     if agent == "expert":
         player = alfworld.ExpertAgent()
     elif agent == "replay":
         if not replay:
             raise typer.BadParameter("--agent replay needs --replay FILE.jsonl")
         player = alfworld.ReplayAgent(load_replay(replay))
-    elif agent == "model":
-        if not model:
-            raise typer.BadParameter("--agent model needs --model PATH")
-        player = alfworld.TransformersAgent(model)
     else:
         raise typer.BadParameter(f"--agent {agent!r}: use expert, replay or model")
-    prompts = alfworld.load_prompts(prompts_file) if prompts_file else None
     summary = alfworld.evaluate(tasks, player, out, prompts=prompts)
     typer.echo(json.dumps(summary, indent=2))
 
@@ -269,33 +343,6 @@ def data_alfworld_gen(
 
 
 # ------------------------------------------------------------------ evaluation, reports, diagnostics
-# Model-agent options shared by `abtune eval dbbench|alfworld --agent model` (use them as parameter defaults
-# there, then call `model_options(...)` and `eval.runner.evaluate_with_options`).
-MODEL_OPT = typer.Option(None, "--model", help="Hub id or local directory (for --engine openai: the served name).")
-ADAPTER_OPT = typer.Option(None, "--adapter", help="PEFT LoRA adapter directory to apply.")
-ENGINE_OPT = typer.Option("vllm", "--engine", help="Generator: vllm | transformers | openai.")
-BASE_URL_OPT = typer.Option(None, "--base-url", help="OpenAI-compatible server for --engine openai.")
-SEEDS_OPT = typer.Option("0", "--seeds", help="Comma-separated seeds; every task runs once per seed.")
-TEMPERATURE_OPT = typer.Option(0.0, "--temperature", help="0 = greedy, as AgentBench v0.2's agent.")
-MAX_NEW_TOKENS_OPT = typer.Option(512, "--max-new-tokens", help="Per model turn (AgentBench v0.2: 512).")
-MAX_CONTEXT_OPT = typer.Option(8192, "--max-context", help="Served context; longer prompts -> agent context limit.")
-
-
-def model_options(model, engine, adapter, base_url, seeds, temperature, max_new_tokens=512, max_context=8192):
-    """Turn the shared CLI options into a validated `ModelOptions` (a clear error for bad values)."""
-    from agentbench_tuning.rollout.engines import ModelOptions, parse_seeds
-
-    if not model:
-        raise typer.BadParameter("--agent model needs --model PATH_OR_ID")
-    try:
-        opts = ModelOptions(model=model, engine=engine, adapter=adapter, base_url=base_url, seeds=parse_seeds(seeds),
-                            temperature=temperature, max_new_tokens=max_new_tokens, max_context=max_context)
-        opts.validate()
-    except ValueError as err:
-        raise typer.BadParameter(str(err)) from None
-    return opts
-
-
 @app.command()
 def report(
     run_dirs: list[str] = typer.Argument(..., help="Evaluation run directories (each with records.jsonl)."),

@@ -8,7 +8,7 @@ model replies and feedback), like DB Bench's.
 
 from __future__ import annotations
 
-from agentbench_tuning.envs.base import COMPLETED, TASK_LIMIT, StepResult
+from agentbench_tuning.envs.base import COMPLETED, CONTEXT_LIMIT, TASK_LIMIT, StepResult
 from agentbench_tuning.rollout.generator import STOP, Generation, Prompt, Sampling
 
 
@@ -43,6 +43,9 @@ class ToyEnv:
             return StepResult("", 0.0, True, {"status": TASK_LIMIT, "reward": 0.0, "verdict": "wrong"})
         self._messages.append({"role": "user", "content": "Wrong, try again."})
         return StepResult("Wrong, try again.", 0.0, False, {})
+
+    def context_limit(self) -> StepResult:
+        return StepResult("", 0.0, True, {"status": CONTEXT_LIMIT, "reward": 0.0, "verdict": "no room"})
 
 
 class ScriptedGenerator:

@@ -11,7 +11,7 @@ import pytest
 def make_conversations(n: int, seed: int = 0) -> list[dict]:
     rng = random.Random(seed)
     rows = []
-    for i in range(n):
+    for _i in range(n):
         a, b = rng.randint(1, 60), rng.randint(1, 60)
         table = rng.choice(["sales 2020", "crew list", "tour-dates"])
         rows.append(

@@ -4,7 +4,8 @@ An environment owns the conversation the way its benchmark harness builds it: `r
 episode and returns the first observation; `messages` is the chat the harness would send the model *now*
 (instruction, acknowledgement, few-shot turns, history rules applied); `step(text)` takes the model's raw
 output and returns a `StepResult`. When `done`, `info["status"]` is one of `STATUSES` and
-`info["reward"]`/`info["verdict"]` carry the benchmark's grade.
+`info["reward"]`/`info["verdict"]` carry the benchmark's grade. `context_limit()` ends an episode whose
+conversation no longer fits the model's context.
 
     env = ENVS["dbbench"](...)          # see agentbench_tuning.envs
     obs = env.reset(task, seed=0)
@@ -47,6 +48,11 @@ class TextEnv(Protocol):
     def reset(self, task: Any, seed: int | None = None) -> str: ...
 
     def step(self, action: str) -> StepResult: ...
+
+    def context_limit(self) -> StepResult:
+        """The model cannot take another turn (its context is full): end the episode with status
+        `agent context limit`, graded as the harness would (DB Bench still hashes a changed table)."""
+        ...
 
     @property
     def messages(self) -> list[dict[str, str]]: ...

@@ -118,18 +118,14 @@ def per_type(records: Sequence[dict]) -> dict[str, Proportion]:
 
 
 def dbbench_score(records: Sequence[dict]) -> dict[str, float]:
-    """AgentBench DB Bench: accuracy per type, SELECT = every type but INSERT/UPDATE, and
-    `overall_cat_accuracy` = mean of the SELECT, INSERT and UPDATE accuracies (of those present)."""
-    def accuracy(rs: list[dict]) -> float:
-        return sum(bool(r["success"]) for r in rs) / len(rs)
+    """AgentBench DB Bench: SELECT (every type but INSERT/UPDATE), INSERT and UPDATE accuracy and
+    `overall_cat_accuracy`, their mean. Computed by the harness's own grader summary, so evaluation, reports
+    and rewards share one rule; records without a `verdict` (written elsewhere) use `success`."""
+    from agentbench_tuning.envs.dbbench.grade import summarize
 
-    cats = {
-        "SELECT": [r for r in records if r.get("type") not in SELECT_EXCLUDED],
-        "INSERT": [r for r in records if r.get("type") == "INSERT"],
-        "UPDATE": [r for r in records if r.get("type") == "UPDATE"],
-    }
-    out = {name: accuracy(rs) for name, rs in cats.items() if rs}
-    out["overall_cat_accuracy"] = sum(out.values()) / len(out) if out else float("nan")
+    summary = summarize([{**r, "verdict": r.get("verdict", r.get("success"))} for r in records])
+    out = {cat: summary[f"{cat}_accuracy"] for cat in ("SELECT", "INSERT", "UPDATE")}
+    out["overall_cat_accuracy"] = summary["overall_cat_accuracy"]
     return out
 
 

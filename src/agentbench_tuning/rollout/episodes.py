@@ -243,8 +243,8 @@ def _collect_prompts(generator, live, sampling, limits, finish) -> tuple[list[Pr
         # vLLM rejects a prompt longer than max_model_len and clamps max_tokens to what is left.
         room = limits.max_context - len(ids)
         if room <= 0:
-            trajectory.status = CONTEXT_LIMIT
             trajectory.info["prompt_tokens"] = len(ids)
+            _end_for_context(episode)
             finish(episode)
             continue
         seed = trajectory.seed * 1_000_003 + trajectory.index * 1_009 + len(trajectory.turns)
@@ -258,7 +258,7 @@ def _advance(episode: _Live, prompt: Prompt, gen: Generation, generate_s: float,
     ids = gen.prompt_ids or prompt.ids
     trajectory.turns.append(Turn(ids, gen.token_ids, gen.logprobs, gen.text, gen.finish_reason, generate_s))
     if gen.finish_reason == CONTEXT:
-        trajectory.status = CONTEXT_LIMIT
+        _end_for_context(episode)
         return
     t0 = time.perf_counter()
     try:
@@ -269,11 +269,26 @@ def _advance(episode: _Live, prompt: Prompt, gen: Generation, generate_s: float,
     finally:
         trajectory.env_s += time.perf_counter() - t0
     if result.done:
-        trajectory.info.update(result.info)
-        trajectory.reward = float(result.info.get("reward", result.reward))
-        trajectory.status = result.info.get("status") or TASK_ERROR
-        if not result.info.get("status"):
-            trajectory.info["error"] = "environment ended the episode without info['status'] (envs/base.py contract)"
+        _record_end(trajectory, result)
+
+
+def _end_for_context(episode: _Live) -> None:
+    """The prompt no longer fits: the env ends the episode and grades it as its harness does."""
+    try:
+        result = episode.env.context_limit()
+    except Exception as err:
+        _fail(episode.trajectory, TASK_ERROR, err)
+        return
+    _record_end(episode.trajectory, result)
+    episode.trajectory.status = CONTEXT_LIMIT
+
+
+def _record_end(trajectory: Trajectory, result) -> None:
+    trajectory.info.update(result.info)
+    trajectory.reward = float(result.info.get("reward", result.reward))
+    trajectory.status = result.info.get("status") or TASK_ERROR
+    if not result.info.get("status"):
+        trajectory.info["error"] = "environment ended the episode without info['status'] (envs/base.py contract)"
 
 
 def _fail(trajectory: Trajectory, status: str, err: Exception) -> None:

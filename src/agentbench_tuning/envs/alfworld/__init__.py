@@ -13,7 +13,6 @@ Modules: world (game state + 2.1.1 text), generator (seeded games), expert (plan
 from agentbench_tuning.envs.alfworld.evaluate import (
     ExpertAgent,
     ReplayAgent,
-    TransformersAgent,
     evaluate,
     run_episode,
     summarize,
@@ -38,10 +37,10 @@ from agentbench_tuning.envs.alfworld.textworld_game import (
 )
 from agentbench_tuning.envs.alfworld.trajectories import (
     dpo_pairs,
-    sft_conversations,
     expert_conversations,
     expert_step_samples,
     failure_conversations,
+    sft_conversations,
     write_jsonl,
 )
 from agentbench_tuning.envs.alfworld.world import TASK_TYPES, World
@@ -60,7 +59,6 @@ __all__ = [
     "TASK_TYPES",
     "TextWorldGame",
     "TextWorldTask",
-    "TransformersAgent",
     "World",
     "build_test_game",
     "default_prompts",

@@ -50,33 +50,6 @@ class ReplayAgent:
         return self._turns.pop(0) if self._turns else ""
 
 
-class TransformersAgent:
-    """Greedy decoding with a local transformers model (v0.2 defaults: temperature 0, 512 new tokens)."""
-
-    def __init__(self, model_path: str, max_new_tokens: int = 512, max_context_tokens: int = 8192):
-        from transformers import AutoModelForCausalLM, AutoTokenizer
-
-        self.tokenizer = AutoTokenizer.from_pretrained(model_path)
-        self.model = AutoModelForCausalLM.from_pretrained(model_path)
-        self.max_new_tokens = max_new_tokens
-        self.max_context_tokens = max_context_tokens
-
-    def start(self, env: AlfworldEnv, task: Task) -> None:
-        pass
-
-    def act(self, env: AlfworldEnv) -> str | None:
-        import torch
-
-        ids = self.tokenizer.apply_chat_template(
-            env.messages, add_generation_prompt=True, return_tensors="pt", return_dict=True
-        )["input_ids"]
-        if ids.shape[1] + self.max_new_tokens > self.max_context_tokens:
-            return None
-        with torch.no_grad():
-            out = self.model.generate(ids, max_new_tokens=self.max_new_tokens, do_sample=False)
-        return self.tokenizer.decode(out[0, ids.shape[1] :], skip_special_tokens=True)
-
-
 def run_episode(env: AlfworldEnv, task: Task, agent: Agent) -> dict[str, Any]:
     """One episode; returns its record (the transcript is the full history v0.2 kept)."""
     env.reset(task)

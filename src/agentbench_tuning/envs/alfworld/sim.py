@@ -25,6 +25,10 @@ class SimTask:
     def load(self) -> SimGame:
         return SimGame(self)
 
+    @property
+    def task_type(self) -> str:
+        return self.config.task_type or generate_world(self.seed, self.config).goal.task_type
+
 
 def sim_tasks(n_games: int, seed: int = 0, config: GenConfig = GenConfig()) -> list[SimTask]:
     """`n_games` tasks in generation order; task types round-robin unless `config.task_type` fixes one."""
@@ -46,7 +50,7 @@ class SimGame:
 
     @property
     def task_type(self) -> str:
-        return self.task.config.task_type or generate_world(self.task.seed, self.task.config).goal.task_type
+        return self.task.task_type
 
     def reset(self) -> GameState:
         self.world = generate_world(self.task.seed, self.task.config)

@@ -50,6 +50,10 @@ class TextWorldTask:
     def load(self) -> TextWorldGame:
         return TextWorldGame(self.path, expert=self.expert)
 
+    @property
+    def task_type(self) -> str:
+        return task_type_of(game_name(self.path))
+
 
 def game_dir_tasks(game_dir: str | Path, expert: bool = False) -> list[TextWorldTask]:
     paths = sorted(str(p) for p in Path(game_dir).rglob("game.tw-pddl"))

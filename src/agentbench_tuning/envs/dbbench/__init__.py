@@ -6,8 +6,8 @@
 """
 
 from . import server
-from .agents import Agent, ContextLimitExceeded, ReplayAgents, TransformersAgent, oracle_agent
-from .env import MAX_ROUNDS, Backend, DBBenchEnv
+from .agents import Agent, ContextLimitExceeded, ReplayAgents, oracle_agent
+from .env import MAX_ROUNDS, Backend, DBBenchEnv, EnvPool
 from .evaluate import evaluate, run_episode
 from .generate import sft_conversations
 from .grade import answers_match, answers_match_fc, summarize
@@ -31,6 +31,6 @@ def make_backend(kind: str, db_url: str | None = None, timeout_s: float = 5.0) -
 
 __all__ = [
     "Agent", "Backend", "ContextLimitExceeded", "DBBenchEnv", "DBTask", "INSTRUCTION", "MAX_ROUNDS", "MySQLBackend",
-    "ReplayAgents", "SQLiteBackend", "TransformersAgent", "answers_match", "answers_match_fc", "evaluate",
-    "import_agentbench_prompts", "load_tasks", "make_backend", "oracle_agent", "run_episode", "server", "sft_conversations", "summarize",
+    "ReplayAgents", "SQLiteBackend", "answers_match", "answers_match_fc", "evaluate",
+    "EnvPool", "import_agentbench_prompts", "load_tasks", "make_backend", "oracle_agent", "run_episode", "server", "sft_conversations", "summarize",
 ]

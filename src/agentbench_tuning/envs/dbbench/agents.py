@@ -4,14 +4,11 @@
   SELECT-type samples with the label; scoring 100% validates a database set-up and the grader.
 - `ReplayAgents(replay)`: plays the assistant turns of a `{"index": i, "turns": [...]}` file, so transcripts
   produced anywhere are graded under the exact rules (a missing turn is an empty reply).
-- `TransformersAgent(model_dir)`: greedy decoding with transformers (temperature 0, 512 new tokens), the
-  simple model path until the rollout engine is wired in.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 
 from .task import DBTask
 
@@ -55,33 +52,3 @@ class ReplayAgents:
 
     def __call__(self, task: DBTask) -> Agent:
         return _scripted(self.replay.get(task.index, []))
-
-
-class TransformersAgent:
-    """Greedy transformers generation over the model's own chat template."""
-
-    def __init__(self, model_dir: str | Path, max_new_tokens: int = 512, max_context_tokens: int = 8192):
-        from transformers import AutoModelForCausalLM, AutoTokenizer
-
-        self.tokenizer = AutoTokenizer.from_pretrained(model_dir)
-        self.model = AutoModelForCausalLM.from_pretrained(model_dir)
-        self.model.eval()
-        self.max_new_tokens = max_new_tokens
-        self.max_context_tokens = max_context_tokens
-
-    def __call__(self, messages: list[dict[str, str]]) -> str:
-        import torch
-
-        ids = self.tokenizer.apply_chat_template(messages, add_generation_prompt=True, return_tensors="pt",
-                                                 return_dict=True)["input_ids"]
-        if ids.shape[1] + self.max_new_tokens > self.max_context_tokens:
-            raise ContextLimitExceeded(f"{ids.shape[1]} prompt tokens + {self.max_new_tokens} new > "
-                                       f"{self.max_context_tokens}")
-        with torch.no_grad():
-            out = self.model.generate(ids, attention_mask=torch.ones_like(ids), do_sample=False,
-                                      max_new_tokens=self.max_new_tokens,
-                                      pad_token_id=self.tokenizer.pad_token_id)
-        return self.tokenizer.decode(out[0, ids.shape[1]:], skip_special_tokens=True)
-
-    def factory(self, task: DBTask) -> Agent:
-        return self

@@ -13,6 +13,7 @@ After 15 operations the model still gets one more turn, whose answer counts (as 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
@@ -95,7 +96,7 @@ class DBBenchEnv:
             status = TASK_LIMIT
         return self._finish(status, answer)
 
-    def fail_context_limit(self) -> StepResult:
+    def context_limit(self) -> StepResult:
         """The agent could not produce a turn because the conversation outgrew its context window."""
         return self._finish(CONTEXT_LIMIT, "")
 
@@ -115,3 +116,32 @@ class DBBenchEnv:
         info: dict[str, Any] = {"status": status, "verdict": verdict, "reward": 1.0 if verdict else 0.0,
                                 "answer": answer, "type": task.type, "rounds": self.rounds, "error": error}
         return StepResult("", info["reward"], True, info)
+
+
+class EnvPool:
+    """Fresh `DBBenchEnv`s for runners that play many episodes at once (batched evaluation, GRPO).
+
+    A backend holds one episode at a time, so each live env gets its own; a backend whose env has finished
+    is reused by the next env instead of opening another connection (and, on MySQL, another sandbox user).
+
+        pool = EnvPool(lambda: make_backend("sqlite"))
+        run_episodes(generator, pool.make_env, specs, ...); pool.close()
+    """
+
+    def __init__(self, make_backend: Callable[[], Backend], **env_options: Any):
+        self._make_backend = make_backend
+        self._env_options = env_options
+        self._envs: list[DBBenchEnv] = []
+
+    def make_env(self) -> DBBenchEnv:
+        for i, env in enumerate(self._envs):
+            if env.done:
+                self._envs[i] = DBBenchEnv(env.backend, **self._env_options)
+                return self._envs[i]
+        self._envs.append(DBBenchEnv(self._make_backend(), **self._env_options))
+        return self._envs[-1]
+
+    def close(self) -> None:
+        for env in self._envs:
+            env.backend.close()
+        self._envs.clear()

@@ -26,7 +26,7 @@ def run_episode(env: DBBenchEnv, task: DBTask, agent_factory: AgentFactory) -> d
         try:
             text = agent(env.messages)
         except ContextLimitExceeded:
-            result = env.fail_context_limit()
+            result = env.context_limit()
             break
         result = env.step(text)
         if result.done:
