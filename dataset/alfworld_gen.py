@@ -25,7 +25,9 @@ def _():
 
 @app.cell
 def _(mo):
-    args = mo.cli_args()
+    from agentbench_tuning.notebooks import cli_args  # works in marimo, Jupyter and Colab alike
+
+    args = cli_args()
     games = mo.ui.slider(6, 120, step=6, value=int(args.get("games", 12)), label="games")
     seed = mo.ui.number(0, 10_000, value=int(args.get("seed", 1)), label="seed")
     mo.hstack([games, seed])

@@ -24,7 +24,9 @@ def _():
 
 @app.cell
 def _(mo):
-    args = mo.cli_args()
+    from agentbench_tuning.notebooks import cli_args  # works in marimo, Jupyter and Colab alike
+
+    args = cli_args()
     n = mo.ui.slider(10, 2000, value=int(args.get("n", 60)), label="samples")
     seed = mo.ui.number(value=int(args.get("seed", 0)), label="seed")
     out = mo.ui.text(value=str(args.get("out", "/tmp/dbbench_gen")), label="output directory")

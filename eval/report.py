@@ -30,7 +30,9 @@ def _():
 
 @app.cell
 def _(mo):
-    args = mo.cli_args()
+    from agentbench_tuning.notebooks import cli_args  # works in marimo, Jupyter and Colab alike
+
+    args = cli_args()
     debug = "debug" in args
     runs_input = mo.ui.text(value=args.get("runs", ""), label="run directories (comma-separated)", full_width=True)
     out_input = mo.ui.text(value=args.get("out", ""), label="write report.md to (optional)")
@@ -75,17 +77,20 @@ def _(Path, mo, reports, runs, tempfile):
 
 @app.cell
 def _(compare_runs, mo, runs):
-    mo.stop(len(runs) < 2, mo.md("Give two runs to compare them."))
-    comparison = compare_runs(runs[0].records, runs[1].records, names=(runs[0].name, runs[1].name))
-    mo.md(f"## Paired comparison\n\n{comparison.verdict}\n\nCohen's h = {comparison.cohens_h:.3f}")
+    # Plain if/else rather than mo.stop: the exported notebook also runs in Jupyter/Colab, where a stop raises.
+    if len(runs) < 2:
+        _view = mo.md("Give two runs to compare them.")
+    else:
+        comparison = compare_runs(runs[0].records, runs[1].records, names=(runs[0].name, runs[1].name))
+        _view = mo.md(f"## Paired comparison\n\n{comparison.verdict}\n\nCohen's h = {comparison.cohens_h:.3f}")
+    _view
     return
 
 
 @app.cell
 def _(mo, out_input, reports, run_dirs):
-    mo.stop(not out_input.value)
-    written = reports.write_report(run_dirs, out_input.value, compare=None)
-    mo.md(f"wrote `{written.path}`")
+    _written = reports.write_report(run_dirs, out_input.value, compare=None) if out_input.value else None
+    mo.md(f"wrote `{_written.path}`" if _written else "")
     return
 
 

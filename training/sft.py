@@ -92,7 +92,8 @@ def _(cfg, encode_messages, load_sources, load_tokenizer, mo, show_mask):
 
 @app.cell
 def _(build_sft_trainer, cfg, debug, mo, run, train):
-    mo.stop(not (run.value or debug), mo.md("Press **Train** to start."))
+    # In marimo, wait for the button; in Jupyter/Colab (exported) and in script mode, running the cell trains.
+    mo.stop(mo.running_in_notebook() and not (run.value or debug), mo.md("Press **Train** to start."))
     setup = build_sft_trainer(cfg)
     result = train(setup, cfg)
     mo.md(f"Trained {result.global_step} steps; adapter saved to `{result.adapter_dir}`. "

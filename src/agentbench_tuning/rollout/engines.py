@@ -60,15 +60,19 @@ def parse_seeds(text: str) -> tuple[int, ...]:
 
 
 def build_generator(opts: ModelOptions) -> Generator:
+    from agentbench_tuning.models import resolve_model_path
+
     opts.validate()
     if opts.engine == "vllm":
         from agentbench_tuning.rollout.vllm_engine import VLLMGenerator
 
-        return VLLMGenerator.load(opts.model, adapter=opts.adapter, max_context=opts.max_context)
+        model = resolve_model_path(opts.model)  # `tiny:<family>` works here as in training configs
+        return VLLMGenerator.load(model, adapter=opts.adapter, max_context=opts.max_context)
     if opts.engine == "transformers":
         from agentbench_tuning.rollout.hf import TransformersGenerator
 
-        return TransformersGenerator.load(opts.model, adapter=opts.adapter, batch_size=opts.batch_size)
+        model = resolve_model_path(opts.model)
+        return TransformersGenerator.load(model, adapter=opts.adapter, batch_size=opts.batch_size)
     from agentbench_tuning.rollout.openai_http import OpenAIGenerator
 
     return OpenAIGenerator(opts.base_url, opts.model, tokenizer=_remote_tokenizer(opts))
