@@ -123,3 +123,22 @@ def test_compare_no_difference():
     assert (twice.b, twice.c, twice.p_value, twice.n_pairs, twice.n_items) == (2, 3, 1.0, 40, 20)
     with pytest.raises(ValueError, match="share no .index, seed. pairs"):
         compare_runs(a, [rec(100, True)])
+
+
+def test_wilson_bounds_are_exact_at_the_edges():
+    # Computed naively, the lower bound at 0/6 is ~1e-17, above the rate, and a plot's error bar goes negative.
+    for n in range(1, 60):
+        assert wilson_interval(0, n).low == 0.0 and wilson_interval(n, n).high == 1.0
+
+
+def test_per_type_plot_with_zero_rates(tmp_path):
+    from agentbench_tuning.eval.plots import per_type_plot
+    from agentbench_tuning.eval.report import load_run
+    from agentbench_tuning.eval.records import RecordWriter
+
+    run_dir = tmp_path / "zeros"
+    with RecordWriter(run_dir / "records.jsonl") as writer:
+        for i in range(6):
+            writer.append({"index": i, "seed": 0, "type": "UPDATE", "status": "agent validation failed",
+                           "reward": 0.0, "success": False})
+    assert per_type_plot([load_run(run_dir)], tmp_path / "p.png").is_file()
