@@ -78,7 +78,7 @@ class TrainSettings:
     early_stopping_patience: int | None = None  # evaluations without improvement of eval_loss
     resume: str = "auto"  # auto (last checkpoint in output_dir, if any) | never | a checkpoint path
     seed: int = 42
-    report_to: str = "none"  # none | wandb | tensorboard | "wandb,tensorboard"
+    report_to: str = "none"  # none | wandb | wandb-offline | tensorboard
     run_name: str | None = None
     optim: str = "adamw_torch"
 
@@ -97,6 +97,7 @@ class SFTRunConfig:
         _choice("model.quantization", m.quantization, (None, "4bit"))
         _choice("data.overlong", d.overlong, ("drop", "truncate_turns"))
         _choice("train.precision", t.precision, ("auto", "bf16", "fp16", "fp32"))
+        _choice("train.report_to", t.report_to, ("none", "wandb", "wandb-offline", "tensorboard"))
         if m.quantization and not lora.enabled:
             raise ConfigError("model.quantization=4bit needs lora.enabled=true (QLoRA trains adapters only)")
         if t.packing and "flash" not in m.attn_implementation:

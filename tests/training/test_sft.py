@@ -3,6 +3,10 @@ QLoRA on CPU; a crashed run resumes from its last checkpoint; the merged export 
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
+
 import pytest
 import torch
 from transformers import TrainerCallback
@@ -68,6 +72,8 @@ def test_lora_loss_goes_down_and_only_adapters_move(lora_run):
     assert len(before_lora) == 2 * 7 * 2
     assert (result.adapter_dir / "adapter_model.safetensors").is_file()
     assert (result.adapter_dir / "chat_template.jinja").is_file()
+    meta = json.loads((result.output_dir / "run.json").read_text())
+    assert meta["kind"] == "sft" and meta["config"]["lora"]["r"] == 8 and "versions" in meta
 
 
 def test_export_round_trips(lora_run, tmp_path):
@@ -133,3 +139,27 @@ def test_qlora_runs_on_cpu_and_leaves_4bit_base_untouched(tmp_path, sft_file):
     after = dict(model.named_parameters())
     assert all(torch.equal(quantized[n], after[n]) for n in quantized)
     assert all(not torch.equal(before_lora[n], after[n]) for n in before_lora if "lora_B" in n)
+
+
+def test_runs_distributed_with_two_processes(tmp_path, sft_file):
+    """The same `abtune sft` entry point in a 2-process DDP run (gloo on CPU), launched by torch.distributed.run,
+    the launcher `accelerate launch` itself uses for multi-GPU (its --cpu mode starts a single process)."""
+    import math
+
+    from agentbench_tuning.data import dedupe, load_conversations
+
+    config = tmp_path / "ddp.yaml"
+    config.write_text(
+        f"model:\n  name_or_path: tiny:qwen2.5\ndata:\n  train: [{sft_file}]\n  eval_fraction: 0.0\n"
+        f"  max_length: 256\ntrain:\n  output_dir: {tmp_path / 'run'}\n  num_train_epochs: 1\n"
+        "  per_device_train_batch_size: 2\n  gradient_accumulation_steps: 1\n  gradient_checkpointing: false\n"
+        "  precision: fp32\n  logging_steps: 1\n  save_steps: 1000\n"
+    )
+    command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "-m", "agentbench_tuning.cli",
+               "sft", "--config", str(config)]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=900)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
+    n_examples = len(dedupe(load_conversations(sft_file).conversations).kept)
+    # One epoch over 2 processes x 2 examples per device: ceil(n / 4) optimizer steps (one process: ceil(n / 2)).
+    assert f"done: {math.ceil(n_examples / 4)} steps" in result.stdout
+    assert (tmp_path / "run" / "final" / "adapter_model.safetensors").is_file()

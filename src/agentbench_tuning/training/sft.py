@@ -50,6 +50,8 @@ def sft_args(train: TrainSettings, max_length: int, has_eval: bool):
     import torch
     from trl import SFTConfig
 
+    from agentbench_tuning.tracking import report_to
+
     precision = resolve_precision(train.precision)
     on_cpu = not torch.cuda.is_available()
     eval_kwargs = {}
@@ -84,7 +86,7 @@ def sft_args(train: TrainSettings, max_length: int, has_eval: bool):
         save_total_limit=train.save_total_limit,
         seed=train.seed,
         data_seed=train.seed,
-        report_to=[r for r in train.report_to.split(",") if r and r != "none"] or "none",
+        report_to=report_to(train.report_to) or "none",
         run_name=train.run_name,
         optim=train.optim if not on_cpu or "fused" not in train.optim else "adamw_torch",
         dataloader_pin_memory=not on_cpu,
@@ -165,22 +167,22 @@ def train(setup: SFTSetup, cfg: SFTRunConfig) -> SFTResult:
     """Train (from the last checkpoint if there is one), then save the adapter, tokenizer and config."""
     import yaml
 
+    from agentbench_tuning.tracking import save_run_metadata
+
     trainer = setup.trainer
     out = Path(cfg.train.output_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "resolved_config.yaml").write_text(yaml.safe_dump(config_to_dict(cfg), sort_keys=False))
+    main_process = trainer.is_world_process_zero()  # under DDP every rank runs this; one writes the files
+    if main_process:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "resolved_config.yaml").write_text(yaml.safe_dump(config_to_dict(cfg), sort_keys=False))
+        save_run_metadata(out, config_to_dict(cfg), [cfg.train.seed, cfg.data.seed], kind="sft")
     trainer.train(resume_from_checkpoint=setup.resume_from)
     adapter_dir = out / "final"
-    trainer.save_model(str(adapter_dir))
-    trainer.processing_class.save_pretrained(str(adapter_dir))
-    (out / "context_report.json").write_text(
-        json.dumps(
-            {
-                "train": setup.context_train.summary(),
-                "eval": setup.context_eval and setup.context_eval.summary(),
-            }
-        )
-    )
+    trainer.save_model(str(adapter_dir))  # saves on the main process only
+    if main_process:
+        trainer.processing_class.save_pretrained(str(adapter_dir))
+        reports = {"train": setup.context_train.summary(), "eval": setup.context_eval and setup.context_eval.summary()}
+        (out / "context_report.json").write_text(json.dumps(reports, indent=2))
     return SFTResult(
         out, adapter_dir, trainer.state.global_step, setup.resume_from, trainer.state.log_history
     )
