@@ -73,7 +73,8 @@ def test_lora_loss_goes_down_and_only_adapters_move(lora_run):
     assert (result.adapter_dir / "adapter_model.safetensors").is_file()
     assert (result.adapter_dir / "chat_template.jinja").is_file()
     meta = json.loads((result.output_dir / "run.json").read_text())
-    assert meta["kind"] == "sft" and meta["config"]["lora"]["r"] == 8 and "versions" in meta
+    assert meta["kind"] == "sft" and meta["config"]["lora"]["r"] == 8 and meta["seeds"] == [42, 0]
+    assert meta["packages"]["trl"] and "commit" in meta["git"] and meta["hardware"]["cpu_count"]
 
 
 def test_export_round_trips(lora_run, tmp_path):
