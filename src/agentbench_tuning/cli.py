@@ -25,7 +25,7 @@ app.add_typer(prompts_app, name="prompts")
 
 
 # Model-agent options shared by `abtune eval dbbench|alfworld --agent model` (use them as parameter defaults
-# there, then call `model_options(...)` and `eval.runner.evaluate_with_options`).
+# there, then call `model_options(...)` and `_eval_model`).
 MODEL_OPT = typer.Option(None, "--model", help="Hub id or local directory (for --engine openai: the served name).")
 ADAPTER_OPT = typer.Option(None, "--adapter", help="PEFT LoRA adapter directory to apply.")
 ENGINE_OPT = typer.Option("vllm", "--engine", help="Generator: vllm | transformers | openai.")
@@ -51,9 +51,12 @@ def model_options(model, engine, adapter, base_url, seeds, temperature, max_new_
     return opts
 
 
-def _print_model_eval(out: Path) -> None:
+def _eval_model(opts, make_env, specs, out, metric, key: str, config: dict) -> None:
+    """`--agent model` on either harness: the shared episode runner, then the summary tables."""
     from agentbench_tuning.eval.report import load_run, summary_table, type_table
+    from agentbench_tuning.eval.runner import evaluate_with_options
 
+    evaluate_with_options(opts, make_env, specs, out, metric, key, config)
     run = load_run(out)
     console.print(summary_table([run]))
     console.print(type_table(run))
@@ -123,7 +126,6 @@ def eval_dbbench(
     max_context: int = MAX_CONTEXT_OPT,
 ) -> None:
     """Run DB Bench episodes and grade them exactly as AgentBench v0.2 does."""
-    from rich.console import Console
     from rich.table import Table
 
     from agentbench_tuning.envs.base import load_replay
@@ -144,7 +146,6 @@ def eval_dbbench(
         running = server.status()
         db_url = running.url if running else None
     if agent == "model":
-        from agentbench_tuning.eval.runner import evaluate_with_options
         from agentbench_tuning.eval.stats import dbbench_score
         from agentbench_tuning.rollout.episodes import EpisodeSpec
 
@@ -156,10 +157,9 @@ def eval_dbbench(
         specs = [EpisodeSpec(t.index, t, type=t.type) for t in tasks]
         config = {"task": "dbbench", "data": str(data), "backend": backend, "compare": compare, "limit": limit}
         try:
-            evaluate_with_options(opts, pool.make_env, specs, out, dbbench_score, "overall_cat_accuracy", config)
+            _eval_model(opts, pool.make_env, specs, out, dbbench_score, "overall_cat_accuracy", config)
         finally:
             pool.close()
-        _print_model_eval(out)
         return
     if agent == "oracle":
         factory = oracle_agent
@@ -182,7 +182,7 @@ def eval_dbbench(
             table.add_row(key, f"{value:.4f}")
     for status, share in summary["status"].items():
         table.add_row(f"status: {status}", f"{share:.4f}")
-    Console().print(table)
+    console.print(table)
 
 
 @data_app.command("dbbench-gen")
@@ -275,7 +275,9 @@ def eval_alfworld(
     split: str = typer.Option(None, "--split", help="textworld: an AgentBench split JSON, in file order."),
     data_root: str = typer.Option(None, "--data-root", help="textworld: folder the --split paths are relative to."),
     agent: str = typer.Option("expert", "--agent", help="expert | replay | model"),
-    replay: str = typer.Option(None, "--replay", help='replay: JSONL of {"index": i, "turns": [...]}.'),
+    replay: str = typer.Option(
+        None, "--replay", "--responses", help='replay: JSONL of {"index": i, "turns": [...]} (as for DB Bench).'
+    ),
     prompts_file: str = typer.Option(None, "--prompts-file", help="Prompts JSON from `abtune prompts import`."),
     model: str = MODEL_OPT,
     adapter: str = ADAPTER_OPT,
@@ -295,7 +297,6 @@ def eval_alfworld(
     tasks = _alfworld_tasks(env, games, seed, game_dir, split, data_root, expert=agent == "expert")
     prompts = alfworld.load_prompts(prompts_file) if prompts_file else None
     if agent == "model":
-        from agentbench_tuning.eval.runner import evaluate_with_options
         from agentbench_tuning.eval.stats import success_rate
         from agentbench_tuning.rollout.episodes import EpisodeSpec
 
@@ -303,9 +304,8 @@ def eval_alfworld(
         specs = [EpisodeSpec(t.index, t, type=t.task_type) for t in tasks]
         config = {"task": "alfworld", "env": env, "games": games, "game_seed": seed, "game_dir": game_dir,
                   "split": split}
-        evaluate_with_options(opts, lambda: alfworld.AlfworldEnv(prompts=prompts), specs, out, success_rate,
-                              "success_rate", config)
-        _print_model_eval(Path(out))
+        _eval_model(opts, lambda: alfworld.AlfworldEnv(prompts=prompts), specs, out, success_rate, "success_rate",
+                    config)
         return
     if agent == "expert":
         player = alfworld.ExpertAgent()

@@ -133,8 +133,8 @@ def test_wilson_bounds_are_exact_at_the_edges():
 
 def test_per_type_plot_with_zero_rates(tmp_path):
     from agentbench_tuning.eval.plots import per_type_plot
-    from agentbench_tuning.eval.report import load_run
     from agentbench_tuning.eval.records import RecordWriter
+    from agentbench_tuning.eval.report import load_run
 
     run_dir = tmp_path / "zeros"
     with RecordWriter(run_dir / "records.jsonl") as writer:

@@ -41,6 +41,11 @@ def test_eval_expert_then_replay(tmp_path):
     assert result.exit_code == 0, result.output
     summary = json.loads((tmp_path / "replay/summary.json").read_text())
     assert summary["success"] == 0.5 and summary["status"] == {"agent invalid action": 0.5, "completed": 0.5}
+    # DB Bench's flag name works too, so one replay habit serves both harnesses.
+    again = runner.invoke(app, ["eval", "alfworld", "--games", "2", "--agent", "replay", "--responses", str(replay),
+                                "--out", str(tmp_path / "replay2")])
+    assert again.exit_code == 0, again.output
+    assert json.loads((tmp_path / "replay2/summary.json").read_text()) == summary
 
 
 def test_eval_textworld_needs_a_source(tmp_path):
