@@ -14,7 +14,9 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
-from agentbench_tuning.envs.alfworld import AlfworldEnv, ExpertAgent, generate_world, run_episode, sim_tasks
+from agentbench_tuning.envs.alfworld import AlfworldEnv, ExpertAgent, generate_world, sim_tasks
+from agentbench_tuning.envs.base import EpisodeSpec
+from agentbench_tuning.rollout.scripted import play_scripted
 
 RESULTS = Path(__file__).parent / "results"
 
@@ -31,12 +33,11 @@ def main() -> None:
         generate_world(task.seed, task.config)
     gen_s = time.perf_counter() - start
 
-    env, agent = AlfworldEnv(), ExpertAgent()
     by_type: dict[str, list[dict]] = defaultdict(list)
     start = time.perf_counter()
-    for task in tasks:
-        record = run_episode(env, task, agent)
-        by_type[record["task_type"]].append(record)
+    specs = [EpisodeSpec(t.index, t, t.task_type) for t in tasks]
+    for record in play_scripted(ExpertAgent, AlfworldEnv, specs, names=("alfworld-sim", "expert")):
+        by_type[record["type"]].append({"won": record["success"], "steps": record["info"]["steps"]})
     episodes_s = time.perf_counter() - start
 
     rows = {

@@ -16,6 +16,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from agentbench_tuning.eval.records import write_json_atomic
+
 from agentbench_tuning.envs.dbbench import (
     DBBenchEnv,
     MySQLBackend,
@@ -26,7 +28,6 @@ from agentbench_tuning.envs.dbbench import (
 )
 from agentbench_tuning.envs.dbbench.generate import GenConfig, generate
 from agentbench_tuning.envs.dbbench.hostile import HOSTILE
-from agentbench_tuning.eval.records import write_json_atomic
 
 RESULTS = Path(__file__).parent / "results"
 WORDS = ["SELECT", "FROM", "{t}", "WHERE", "*", "(", ")", ",", "'x'", "1", "UNION", "JOIN", "ORDER BY", "SLEEP(5)",

@@ -60,6 +60,8 @@ class RoundsEnv:
     def messages(self) -> list[dict]:
         return list(self._messages)
 
+    transcript = messages
+
     def step(self, action: str):
         from agentbench_tuning.envs.base import COMPLETED, StepResult
 
@@ -72,7 +74,9 @@ class RoundsEnv:
 
 def timed_episodes(generator, episodes: int, new_tokens: int) -> dict:
     """Wall time of `run_episodes` over `episodes` 3-round episodes, all played concurrently."""
-    from agentbench_tuning.rollout.episodes import EpisodeSpec, Limits, run_episodes
+    from agentbench_tuning.config import Limits
+    from agentbench_tuning.envs.base import EpisodeSpec
+    from agentbench_tuning.rollout.episodes import run_episodes
 
     specs = [EpisodeSpec(i, i) for i in range(episodes)]
     t0 = time.perf_counter()

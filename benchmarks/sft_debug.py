@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 from agentbench_tuning.config import load_sft_config
-from agentbench_tuning.eval.records import write_json_atomic
+from agentbench_tuning.records import write_json_atomic
 from agentbench_tuning.training.sft import build_sft_trainer, train
 
 RESULTS = Path(__file__).parent / "results"

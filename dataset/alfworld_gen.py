@@ -36,8 +36,9 @@ def _(mo):
 
 @app.cell
 def _(alfworld, games, seed):
-    tasks = alfworld.sim_tasks(games.value, seed=seed.value)
-    conversations = list(alfworld.expert_conversations(tasks))
+    from agentbench_tuning.data.generated import generated_sft
+
+    conversations = generated_sft("alfworld-sim", games.value, seed=seed.value)
     return (conversations,)
 
 

@@ -1,14 +1,18 @@
 """Run configuration: small frozen dataclasses per concern, loaded from YAML with `key=value` overrides.
 
-Every YAML under configs/ starts with the command that launches it. Unknown keys and wrong types fail with
-the file, line and key; `validate()` checks the rules that span fields. Derived values (precision on this
-machine, the family of a model) are computed by functions, never written back into the config.
+One loader for every kind of run: `load_config(path_or_dict, kind, overrides)` with `kind` one of `KINDS`
+("sft", "eval"; GRPO, DPO and sweeps add theirs). Sections: model, lora, data, train, rollout (engine,
+sampling, limits) and eval. Every YAML under configs/ starts with the command that launches it. Unknown keys
+and wrong types fail with the file, line and key; `validate()` checks the rules that span fields. Derived
+values (precision on this machine, the family of a model) are computed by functions, never written back.
 
-    cfg = load_sft_config("configs/debug.yaml", ["train.max_steps=5", "lora.r=8"])
+    cfg = load_config("configs/debug.yaml", "sft", ["train.max_steps=5", "lora.r=8"])
+    cfg = load_config({"model": {"name_or_path": "tiny:qwen2.5"}, "eval": {"benchmark": "dbbench"}}, "eval")
 """
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import types
 import typing
@@ -84,6 +88,117 @@ class TrainSettings:
 
 
 @dataclass(frozen=True)
+class Sampling:
+    """Decoding settings. Defaults are the AgentBench v0.2 agent's: greedy, at most 512 new tokens.
+    RL keeps top_p 1 and top_k off, so rollout logprobs are those of the full distribution."""
+
+    temperature: float = 0.0
+    top_p: float = 1.0
+    max_new_tokens: int = 512
+    top_k: int = 0  # 0 = off
+
+    def __post_init__(self) -> None:
+        if self.temperature < 0:
+            raise ValueError(f"temperature must be >= 0, got {self.temperature}")
+        if not 0 < self.top_p <= 1:
+            raise ValueError(f"top_p must be in (0, 1], got {self.top_p}")
+        if self.max_new_tokens < 1:
+            raise ValueError(f"max_new_tokens must be >= 1, got {self.max_new_tokens}")
+        if self.top_k < 0:
+            raise ValueError(f"top_k must be >= 0 (0 = off), got {self.top_k}")
+
+    @property
+    def greedy(self) -> bool:
+        return self.temperature == 0
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_context: int = 8192  # the served max_model_len users are evaluated at
+    max_turns: int = 100  # a safety net; the environments enforce their harness's own round limits
+    concurrency: int = 16  # episodes played at once (one generate call covers all of them)
+    progress: bool = False
+
+
+ENGINES = ("vllm", "transformers", "openai")
+
+
+@dataclass(frozen=True)
+class RolloutSettings:
+    """How a model agent generates: engine, sampling and limits (evaluation and GRPO rollouts alike)."""
+
+    engine: str = "vllm"  # vllm | transformers | openai
+    adapter: str | None = None  # PEFT LoRA directory
+    base_url: str | None = None  # for engine openai, e.g. http://127.0.0.1:8000
+    tokenizer: str | None = None  # for engine openai: where to load a tokenizer for context checks
+    dtype: str = "auto"  # auto = the checkpoint's own dtype (float32 stays float32), on every engine
+    batch_size: int = 8  # transformers only; vLLM schedules its own batches
+    sampling: Sampling = field(default_factory=Sampling)
+    limits: Limits = field(default_factory=Limits)
+
+
+BENCHMARK_NAMES = ("dbbench", "alfworld-sim", "alfworld-engine")
+
+
+@dataclass(frozen=True)
+class EvalSettings:
+    """What to evaluate: a benchmark of the table in `envs.benchmarks`, its tasks, the agent and the seeds."""
+
+    benchmark: str = "dbbench"  # dbbench | alfworld-sim | alfworld-engine
+    agent: str = "model"  # model, or a scripted agent of the benchmark (oracle, replay, expert)
+    seeds: list[int] = field(default_factory=lambda: [0])
+    out: str = "runs/eval"
+    overwrite: bool = False  # start over in `out` (the earlier files are moved aside, never deleted)
+    # tasks
+    data: str | None = None  # dbbench: v0.2-format JSONL
+    limit: int | None = None  # only the first N tasks
+    games: int = 60  # alfworld-sim: generated games
+    game_seed: int = 0  # alfworld-sim: generation seed (training data uses other seeds)
+    game_dir: str | None = None  # alfworld-engine: every game.tw-pddl below this folder
+    split: str | None = None  # alfworld-engine: an AgentBench split JSON ...
+    data_root: str | None = None  # ... whose paths are relative to this folder
+    # environment
+    backend: str = "sqlite"  # dbbench: mysql (faithful) | sqlite
+    db_url: str | None = None  # dbbench mysql: default = the managed server's
+    compare: str = "v0.2"  # dbbench SELECT answer comparison: v0.2 | fc
+    prompt_file: str | None = None  # instruction/prompts from `abtune prompts import`
+    responses: str | None = None  # replay agent: a replay JSONL or another run's records.jsonl
+
+
+@dataclass(frozen=True)
+class EvalRunConfig:
+    model: ModelConfig = field(default_factory=ModelConfig)
+    rollout: RolloutSettings = field(default_factory=RolloutSettings)
+    eval: EvalSettings = field(default_factory=EvalSettings)
+
+    def validate(self) -> EvalRunConfig:
+        r, e = self.rollout, self.eval
+        _choice("rollout.engine", r.engine, ENGINES)
+        _choice("rollout.dtype", r.dtype, ("auto", "bfloat16", "float16", "float32"))
+        _choice("eval.benchmark", e.benchmark, BENCHMARK_NAMES)
+        _choice("eval.backend", e.backend, ("sqlite", "mysql"))
+        _choice("eval.compare", e.compare, ("v0.2", "fc"))
+        if r.engine == "openai" and not r.base_url:
+            raise ConfigError("rollout.engine=openai needs rollout.base_url (--base-url), e.g. http://127.0.0.1:8000")
+        if r.engine != "openai" and r.base_url:
+            raise ConfigError(f"rollout.base_url (--base-url) is only used with engine openai, not {r.engine}")
+        if r.engine == "openai" and r.adapter:
+            raise ConfigError("an adapter cannot be applied to a served model; serve it with `vllm serve --lora-modules`")
+        if not e.seeds:
+            raise ConfigError("eval.seeds needs at least one seed, e.g. --seeds 0,1,2")
+        if len(set(e.seeds)) != len(e.seeds):
+            raise ConfigError(f"eval.seeds has a repeated seed: {e.seeds}")
+        for key, value in (("eval.limit", e.limit), ("eval.games", e.games)):
+            if value is not None and value < 1:
+                raise ConfigError(f"{key}={value}: must be a positive count")
+        if e.agent == "model" and not self.model.name_or_path:
+            raise ConfigError("the model agent needs model.name_or_path (--model PATH_OR_ID)")
+        if e.agent == "replay" and not e.responses:
+            raise ConfigError("the replay agent needs eval.responses (--responses FILE.jsonl)")
+        return self
+
+
+@dataclass(frozen=True)
 class SFTRunConfig:
     model: ModelConfig = field(default_factory=ModelConfig)
     lora: LoraSettings = field(default_factory=LoraSettings)
@@ -128,7 +243,10 @@ def _choice(key: str, value: Any, allowed: tuple) -> None:
 
 def _load_yaml_with_lines(path: Path) -> tuple[dict, dict[str, int]]:
     """The YAML mapping plus {dotted.key: line number} for every key."""
-    text = path.read_text(encoding="utf-8")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not a text file (is it binary?); a config is YAML text") from None
     try:
         node = yaml.compose(text)
     except yaml.YAMLError as err:
@@ -195,7 +313,11 @@ def _build(cls, values: dict, where: str, prefix: str, lines: dict[str, int]):
             raise ConfigError(f"{loc}: '{dotted}' = {value!r} has the wrong type; expected {hint}")
         else:
             kwargs[key] = value
-    return cls(**kwargs)
+    try:
+        return cls(**kwargs)
+    except ValueError as err:  # a dataclass's own range check (e.g. Sampling)
+        section = prefix.rstrip(".") or cls.__name__
+        raise ConfigError(f"{where}: {section}: {err}") from None
 
 
 def _sections_with(key: str, cls) -> list[str]:
@@ -224,17 +346,36 @@ def _apply_override(tree: dict, override: str, cls) -> None:
     node[parts[-1]] = yaml.safe_load(raw) if raw else None
 
 
-def load_sft_config(path: str | Path | None, overrides: list[str] | tuple[str, ...] = ()) -> SFTRunConfig:
-    """Load a YAML run config, apply `key=value` overrides, type-check and validate it."""
-    values, lines = ({}, {}) if path is None else _load_yaml_with_lines(Path(path))
-    where = str(path) if path else "<defaults>"
+KINDS = {"sft": SFTRunConfig, "eval": EvalRunConfig}
+
+
+def load_config(source: str | Path | dict | None, kind: str, overrides: list[str] | tuple[str, ...] = ()):
+    """Load a run config of `kind` from a YAML file or a dict, apply `key=value` overrides, type-check and
+    validate it. Errors name the file, line and key (for a dict: the dotted key)."""
+    if kind not in KINDS:
+        raise ConfigError(f"unknown config kind {kind!r}; choose one of {', '.join(KINDS)}")
+    cls = KINDS[kind]
+    if isinstance(source, dict):
+        values, lines, where = copy.deepcopy(source), {}, "<dict>"
+    elif source is None:
+        values, lines, where = {}, {}, "<defaults>"
+    else:
+        path = Path(source)
+        if not path.is_file():
+            raise ConfigError(f"{path}: no such config file" + (" (it is a directory)" if path.is_dir() else ""))
+        values, lines = _load_yaml_with_lines(path)
+        where = str(path)
     for override in overrides:
-        _apply_override(values, override, SFTRunConfig)
-    cfg = _build(SFTRunConfig, values, where, "", lines)
+        _apply_override(values, override, cls)
+    cfg = _build(cls, values, where, "", lines)
     try:
         return cfg.validate()
     except ConfigError as err:
         raise ConfigError(f"{where}: {err}") from None
+
+
+def load_sft_config(path: str | Path | dict | None, overrides: list[str] | tuple[str, ...] = ()) -> SFTRunConfig:
+    return load_config(path, "sft", overrides)
 
 
 def config_to_dict(cfg) -> dict:

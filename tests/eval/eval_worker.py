@@ -10,9 +10,11 @@ sys.path.insert(0, str(Path(__file__).parent.parent / "rollout"))
 
 from toy import ScriptedGenerator, ToyEnv  # noqa: E402
 
-from agentbench_tuning.eval.runner import EvalSettings, evaluate_model  # noqa: E402
+from agentbench_tuning.config import Limits, Sampling  # noqa: E402
+from agentbench_tuning.envs.base import EpisodeSpec  # noqa: E402
+from agentbench_tuning.eval.runner import play_and_record, summarize_run  # noqa: E402
 from agentbench_tuning.models import offline_tokenizer  # noqa: E402
-from agentbench_tuning.rollout.episodes import EpisodeSpec, Limits  # noqa: E402
+from agentbench_tuning.records import RecordWriter  # noqa: E402
 
 WORDS = ["apple", "pear", "fig", "plum", "kiwi", "lime"]
 
@@ -30,10 +32,16 @@ def reply_even(delay_s: float):
     return reply
 
 
+def evaluate_toy(out_dir, generator) -> dict:
+    """The evaluation loop of `eval.runner.evaluate` over the toy env: play what is missing, summarize."""
+    with RecordWriter(Path(out_dir) / "records.jsonl") as writer:
+        play_and_record(generator, lambda: ToyEnv(max_rounds=2), specs(), (0, 1), Sampling(),
+                        Limits(concurrency=1), writer, ("toy", "scripted"))
+    return summarize_run(Path(out_dir), specs(), (0, 1), extra={"sampling": {"max_new_tokens": 512}})
+
+
 def main(out_dir: str, delay_s: float) -> None:
-    generator = ScriptedGenerator(offline_tokenizer("qwen2.5"), reply_even(delay_s))
-    settings = EvalSettings(seeds=(0, 1), limits=Limits(concurrency=1))
-    evaluate_model(lambda: ToyEnv(max_rounds=2), specs(), generator, settings, out_dir)
+    evaluate_toy(out_dir, ScriptedGenerator(offline_tokenizer("qwen2.5"), reply_even(delay_s)))
 
 
 if __name__ == "__main__":

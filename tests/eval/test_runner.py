@@ -1,4 +1,4 @@
-"""evaluate_model: records, summary, and a killed-and-resumed run that loses nothing."""
+"""The evaluation loop: records, summary, and a killed-and-resumed run that loses nothing."""
 
 from __future__ import annotations
 
@@ -10,21 +10,17 @@ import sys
 import time
 from pathlib import Path
 
-from eval_worker import WORDS, reply_even, specs
-from toy import ScriptedGenerator, ToyEnv
+from eval_worker import WORDS, evaluate_toy, reply_even
+from toy import ScriptedGenerator
 
-from agentbench_tuning.eval.records import read_records
-from agentbench_tuning.eval.runner import EvalSettings, evaluate_model
-from agentbench_tuning.rollout.episodes import Limits
+from agentbench_tuning.records import read_records
 
 WORKER = Path(__file__).parent / "eval_worker.py"
 
 
 def _run(out_dir, tokenizer, calls=None):
     gen = ScriptedGenerator(tokenizer, reply_even(0.0))
-    settings = EvalSettings(seeds=(0, 1), limits=Limits(concurrency=1))
-    summary = evaluate_model(lambda: ToyEnv(max_rounds=2), specs(), gen, settings, out_dir)
-    return summary, gen
+    return evaluate_toy(out_dir, gen), gen
 
 
 def test_summary_and_records(tmp_path, tokenizers):

@@ -7,12 +7,12 @@ import math
 import pytest
 from scipy import stats as sps
 
+from agentbench_tuning.envs.benchmarks import dbbench_score
 from agentbench_tuning.eval.stats import (
     Interval,
     bootstrap_ci,
     cohens_h,
     compare_runs,
-    dbbench_score,
     grid_by_item,
     mcnemar_exact,
     mean_std,
@@ -80,6 +80,8 @@ def test_breakdowns_and_db_score():
                rec(5, False, type_="UPDATE"), rec(6, False, type_="UPDATE", status="agent context limit")]
     # SELECT = counting + other = 2/4 = .5; INSERT 1/1; UPDATE 0/2 -> overall_cat_accuracy = 1.5/3 = .5.
     assert dbbench_score(records) == {"SELECT": 0.5, "INSERT": 1.0, "UPDATE": 0.0, "overall_cat_accuracy": 0.5}
+    # A category with no items is absent, not a 0 (it still counts 0 in v0.2's overall mean).
+    assert dbbench_score(records[:4]) == {"SELECT": 0.5, "overall_cat_accuracy": 0.5 / 3}
     assert status_fractions(records) == {"agent context limit": 1 / 7, "agent validation failed": 1 / 7,
                                          "completed": 3 / 7, "task limit reached": 2 / 7}
     types = per_type(records)
@@ -133,12 +135,12 @@ def test_wilson_bounds_are_exact_at_the_edges():
 
 def test_per_type_plot_with_zero_rates(tmp_path):
     from agentbench_tuning.eval.plots import per_type_plot
-    from agentbench_tuning.eval.records import RecordWriter
-    from agentbench_tuning.eval.report import load_run
+    from agentbench_tuning.eval.report import load_run, synthetic_record
+    from agentbench_tuning.records import RecordWriter
 
     run_dir = tmp_path / "zeros"
     with RecordWriter(run_dir / "records.jsonl") as writer:
         for i in range(6):
-            writer.append({"index": i, "seed": 0, "type": "UPDATE", "status": "agent validation failed",
-                           "reward": 0.0, "success": False})
+            writer.append({**synthetic_record(i, 0, "UPDATE", False, "agent validation failed"),
+                           "benchmark": "dbbench"})
     assert per_type_plot([load_run(run_dir)], tmp_path / "p.png").is_file()

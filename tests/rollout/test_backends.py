@@ -6,8 +6,9 @@ import pytest
 from fake_server import ChatServer
 from toy import ToyEnv
 
+from agentbench_tuning.config import ConfigError, RolloutSettings
 from agentbench_tuning.envs.base import CONTEXT_LIMIT
-from agentbench_tuning.rollout.engines import ModelOptions, build_generator, parse_seeds
+from agentbench_tuning.rollout.engines import build_generator, parse_seeds
 from agentbench_tuning.rollout.episodes import EpisodeSpec, Limits, run_episodes
 from agentbench_tuning.rollout.generator import LENGTH, STOP, Prompt, Sampling, render_prompt, stop_token_ids
 from agentbench_tuning.rollout.openai_http import EndpointError, OpenAIGenerator
@@ -82,14 +83,12 @@ def test_http_unreachable_is_a_clear_error():
 
 
 def test_model_options():
-    assert parse_seeds("0,1,2") == (0, 1, 2)
+    assert parse_seeds("0,1,2") == [0, 1, 2]
     with pytest.raises(ValueError, match="comma-separated integers"):
         parse_seeds("0;1")
-    with pytest.raises(ValueError, match="needs --base-url"):
-        build_generator(ModelOptions(model="m", engine="openai"))
-    with pytest.raises(ValueError, match="--engine must be one of vllm, transformers, openai"):
-        build_generator(ModelOptions(model="m", engine="tgi"))
-    assert ModelOptions(model="m").sampling == Sampling(0.0, 1.0, 512)
+    with pytest.raises(ConfigError, match="--engine must be one of vllm, transformers, openai"):
+        build_generator("m", RolloutSettings(engine="tgi"))
+    assert RolloutSettings().sampling == Sampling(0.0, 1.0, 512, 0)
 
 
 def test_http_server_without_vllm_extensions(hf_generator):

@@ -43,10 +43,29 @@ def test_record_and_transcript(tokenizers):
     record = traj.to_record()
     assert record["index"] == 1 and record["seed"] == 7 and record["type"] == "b"
     assert record["status"] == COMPLETED and record["success"] is True and record["verdict"] == "correct"
-    assert record["messages"][-1] == {"role": "assistant", "content": "pear"}
+    # The agent's own turn is flagged; the injected acknowledgement is not.
+    assert record["messages"][-1] == {"role": "assistant", "content": "pear", "sampled": True}
+    assert record["messages"][1] == {"role": "assistant", "content": "Ok."}
     # "pear" is one token in Qwen's vocabulary, plus <|im_end|>.
     assert record["completion_tokens"] == 2
     assert record["prompt_tokens"] == len(render_prompt(tok, record["messages"][:3]))
+    from agentbench_tuning.records import RECORD_KEYS, validate_record
+
+    assert set(record) == set(RECORD_KEYS)
+    validate_record(record, "test")
+
+
+def test_failed_actions_are_flagged(tokenizers):
+    class Rejecting(ToyEnv):
+        def step(self, action):
+            result = super().step(action)
+            result.info["action_failed"] = not result.done
+            return result
+
+    [traj] = run_episodes(ScriptedGenerator(tokenizers["qwen2.5"], lambda p: "no"), lambda: Rejecting(max_rounds=2),
+                          SPECS[:1], [0], Sampling())
+    sampled = [m for m in traj.to_record()["messages"] if m.get("sampled")]
+    assert [m.get("failed", False) for m in sampled] == [True, False]
 
 
 def test_context_limit_and_budget(tokenizers):

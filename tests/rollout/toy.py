@@ -34,6 +34,8 @@ class ToyEnv:
     def messages(self) -> list[dict[str, str]]:
         return list(self._messages)
 
+    transcript = messages
+
     def step(self, action: str) -> StepResult:
         self.rounds += 1
         self._messages.append({"role": "assistant", "content": action})

@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
+from agentbench_tuning.records import TASK_ERROR as RECORD_TASK_ERROR
+
 # Episode statuses, spelled as AgentBench v0.2 reports them.
 COMPLETED = "completed"
 CONTEXT_LIMIT = "agent context limit"
@@ -29,7 +31,7 @@ VALIDATION_FAILED = "agent validation failed"
 INVALID_ACTION = "agent invalid action"
 TASK_LIMIT = "task limit reached"
 UNKNOWN = "unknown"
-TASK_ERROR = "task error"
+TASK_ERROR = RECORD_TASK_ERROR  # the record format owns the rule that a resumed run plays these again
 STATUSES = (COMPLETED, CONTEXT_LIMIT, VALIDATION_FAILED, INVALID_ACTION, TASK_LIMIT, UNKNOWN, TASK_ERROR)
 
 
@@ -57,9 +59,38 @@ class TextEnv(Protocol):
     @property
     def messages(self) -> list[dict[str, str]]: ...
 
+    @property
+    def transcript(self) -> list[dict[str, str]]:
+        """The whole conversation so far, unfiltered (what a record keeps; `messages` may apply a history
+        window). Every `step` appends exactly one assistant message to it."""
+        ...
+
+
+@dataclass(frozen=True)
+class EpisodeSpec:
+    """One task to play: `index` identifies it in records; `type` drives per-type statistics."""
+
+    index: int
+    task: Any
+    type: str = ""
+
+
+@runtime_checkable
+class ScriptedAgent(Protocol):
+    """An agent that is not a model (oracle, replay, expert, a user's own policy): it sees the same chat a
+    model would and answers with text. The runner plays it through `rollout.scripted.ScriptedGenerator`, the
+    same loop that plays model agents. One instance per episode; `begin` gets the task and the live env."""
+
+    name: str
+
+    def begin(self, task: Any, env: TextEnv) -> None: ...
+
+    def act(self, messages: list[dict[str, str]]) -> str: ...
+
 
 def load_replay(path: str | Path) -> dict[int, list[str]]:
-    """Read a replay file: one JSON object per line, `{"index": i, "turns": ["raw output", ...]}`.
+    """Read a replay file: one JSON object per line, `{"index": i, "turns": ["raw output", ...]}`, or a
+    records file as `abtune eval` writes it (the agent's own turns of each record, seed 0 or the first seed).
 
     Shared by both harnesses so transcripts produced anywhere can be re-graded under the exact rules.
     """
@@ -76,6 +107,12 @@ def load_replay(path: str | Path) -> dict[int, list[str]]:
                 raise ValueError(
                     f"{where}: not valid JSON ({err.msg}); each line must be one JSON object"
                 ) from None
+            if isinstance(obj, dict) and "messages" in obj and "turns" in obj and "index" in obj \
+                    and not isinstance(obj["turns"], list):
+                if obj["index"] not in replay:  # a record: replay its agent turns (first seed in the file)
+                    replay[obj["index"]] = [m["content"] for m in obj["messages"]
+                                            if m.get("role") == "assistant" and m.get("sampled")]
+                continue
             if not isinstance(obj, dict) or "index" not in obj or "turns" not in obj:
                 raise ValueError(
                     f'{where}: needs fields "index" and "turns", e.g. {{"index": 0, "turns": ["..."]}}'

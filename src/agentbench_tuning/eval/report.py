@@ -12,17 +12,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from agentbench_tuning.envs.benchmarks import get_benchmark
 from agentbench_tuning.eval.diagnose import TrainingLog, load_training_log
-from agentbench_tuning.eval.records import read_records
-from agentbench_tuning.eval.stats import (
-    Comparison,
-    compare_runs,
-    dbbench_score,
-    success_rate,
-    summarize_records,
-)
-
-DB_TYPES = {"INSERT", "UPDATE"}
+from agentbench_tuning.eval.stats import Comparison, compare_runs, summarize_records
+from agentbench_tuning.records import RecordError, latest_records
 
 
 @dataclass
@@ -43,32 +36,25 @@ class Report:
 
 
 def load_run(run_dir: str | Path) -> Run:
+    """A run's records (validated, one per (index, seed)), scored by its benchmark's rule from the table."""
     path = Path(run_dir)
     records_path = path / "records.jsonl"
     if not records_path.is_file():
         raise FileNotFoundError(f"{records_path}: no records; run `abtune eval ... --out {path}` first")
-    records = [_normalized(r, records_path, n) for n, r in enumerate(read_records(records_path), 1)]
+    records = latest_records(records_path)
     if not records:
         raise ValueError(f"{records_path}: empty; the evaluation has not finished a single episode")
-    # DB Bench records carry INSERT/UPDATE types; they are scored by AgentBench's category rule.
-    is_db = any(r.get("type") in DB_TYPES for r in records)
-    metric, key = (dbbench_score, "overall_cat_accuracy") if is_db else (success_rate, "success_rate")
+    benchmarks = {r["benchmark"] for r in records}
+    if len(benchmarks) != 1:
+        raise RecordError(f"{records_path}: records of several benchmarks ({', '.join(sorted(benchmarks))}); "
+                          "one run directory holds one benchmark")
+    bench = get_benchmark(benchmarks.pop())
     complete = _complete_cells(records)
-    summary = summarize_records(complete, metric=metric, key=key)
+    summary = summarize_records(complete, metric=bench.score, key=bench.headline)
     summary["incomplete_episodes"] = len(records) - len(complete)
+    summary["benchmark"] = bench.name
+    summary["agent"] = records[0]["agent"]
     return Run(path.name or str(path), path, complete, summary, load_training_log(path))
-
-
-def _normalized(record: dict, path: Path, lineno: int) -> dict:
-    """Records from the scripted agents may carry only `reward`; success is then reward >= 1 (pass/fail tasks)."""
-    for key in ("index", "status"):
-        if key not in record:
-            raise ValueError(f'{path}:{lineno}: record has no "{key}" field; was it written by `abtune eval`?')
-    if "success" not in record:
-        if "reward" not in record:
-            raise ValueError(f'{path}:{lineno}: record has neither "success" nor "reward"')
-        record = dict(record, success=float(record["reward"]) >= 1.0)
-    return record
 
 
 def _complete_cells(records: list[dict]) -> list[dict]:
@@ -86,13 +72,13 @@ def _pct(x: float) -> str:
 
 
 def summary_table(runs: list[Run]) -> str:
-    lines = ["| run | metric | score (mean ± std over seeds) | seeds | items | success 95% CI (Wilson, episodes "
-             "pooled) | bootstrap 95% CI (items and seeds) |",
-             "|---|---|---|---|---|---|---|"]
+    lines = ["| run | agent | metric | score (mean ± std over seeds) | seeds | items | success 95% CI (Wilson, "
+             "episodes pooled) | bootstrap 95% CI (items and seeds) |",
+             "|---|---|---|---|---|---|---|---|"]
     for run in runs:
         s = run.summary
         ci, boot = s["success"]["ci"], s["bootstrap_ci"]
-        lines.append(f"| {run.name} | {s['metric']} | {_pct(s['score']['mean'])} ± {_pct(s['score']['std'])} | "
+        lines.append(f"| {run.name} | {s.get('agent', '')} | {s['metric']} | {_pct(s['score']['mean'])} ± {_pct(s['score']['std'])} | "
                      f"{len(s['seeds'])} | {s['n_items']} | {_pct(ci['low'])}–{_pct(ci['high'])} | "
                      f"{_pct(boot['low'])}–{_pct(boot['high'])} |")
     return "\n".join(lines)
@@ -134,7 +120,8 @@ def write_report(run_dirs: list[str | Path], out_dir: str | Path, compare: tuple
     if compare:
         comparison = _compare(runs, run_dirs, compare)
         parts += ["## Paired comparison", "", comparison.verdict, "",
-                  f"Cohen's h = {comparison.cohens_h:.3f} over {comparison.n_pairs} matched (item, seed) pairs.", ""]
+                  f"Cohen's h = {comparison.cohens_h:+.3f} (positive: {compare[1]} is higher than {compare[0]}) over "
+                  f"{comparison.n_pairs} matched (item, seed) pairs.", ""]
     parts += ["## Plots", ""] + [f"![{p.stem}]({p.name})" for p in figures]
     text = "\n".join(parts) + "\n"
     path = out_dir / "report.md"
@@ -158,7 +145,7 @@ def write_demo_runs(root: str | Path, n_items: int = 40, seeds: tuple[int, ...] 
     "demo-base" solves about half the items, "demo-sft" about 70%, with seed-to-seed noise. Not real results."""
     import random
 
-    from agentbench_tuning.eval.records import RecordWriter
+    from agentbench_tuning.records import RecordWriter
 
     rng = random.Random(0)
     difficulty = [rng.random() for _ in range(n_items)]
@@ -172,7 +159,14 @@ def write_demo_runs(root: str | Path, n_items: int = 40, seeds: tuple[int, ...] 
                         continue
                     ok = d + rng.gauss(0, 0.1) < skill
                     status = "completed" if ok else rng.choice(["agent invalid action", "task limit reached"])
-                    writer.append({"index": i, "seed": seed, "type": ("put", "clean", "heat")[i % 3],
-                                   "success": ok, "reward": float(ok), "status": status})
+                    writer.append(synthetic_record(i, seed, ("put", "clean", "heat")[i % 3], ok, status))
         paths.append(path)
     return paths
+
+
+def synthetic_record(index: int, seed: int, type: str, success: bool, status: str) -> dict:
+    """A record in the one format with no episode behind it (demo and test data only)."""
+    return {"index": index, "seed": seed, "benchmark": "alfworld-sim", "agent": "synthetic", "type": type,
+            "status": status, "reward": float(success), "success": success, "verdict": success, "turns": 0,
+            "messages": [], "prompt_tokens": 0, "completion_tokens": 0, "max_prompt_tokens": 0,
+            "finish_reasons": [], "generate_s": 0.0, "env_s": 0.0, "wall_s": 0.0, "info": {}}

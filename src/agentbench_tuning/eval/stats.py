@@ -121,20 +121,8 @@ def per_type(records: Sequence[dict]) -> dict[str, Proportion]:
     return {t: proportion(sum(bool(r["success"]) for r in rs), len(rs)) for t, rs in sorted(groups.items())}
 
 
-def dbbench_score(records: Sequence[dict]) -> dict[str, float]:
-    """AgentBench DB Bench: SELECT (every type but INSERT/UPDATE), INSERT and UPDATE accuracy and
-    `overall_cat_accuracy`, their mean. Computed by the harness's own grader summary, so evaluation, reports
-    and rewards share one rule; records without a `verdict` (written elsewhere) use `success`."""
-    from agentbench_tuning.envs.dbbench.grade import summarize
-
-    summary = summarize([{**r, "verdict": r.get("verdict", r.get("success"))} for r in records])
-    out = {cat: summary[f"{cat}_accuracy"] for cat in ("SELECT", "INSERT", "UPDATE")}
-    out["overall_cat_accuracy"] = summary["overall_cat_accuracy"]
-    return out
-
-
 def success_rate(records: Sequence[dict]) -> dict[str, float]:
-    """The ALFWorld metric (and the default): won / total."""
+    """The default metric: successes / total (the benchmark table has each benchmark's own)."""
     return {"success_rate": sum(bool(r["success"]) for r in records) / len(records) if records else float("nan")}
 
 

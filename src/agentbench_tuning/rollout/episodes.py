@@ -18,9 +18,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from agentbench_tuning.envs.base import CONTEXT_LIMIT, TASK_ERROR, TASK_LIMIT, TextEnv
+from agentbench_tuning.config import Limits
+from agentbench_tuning.envs.base import CONTEXT_LIMIT, TASK_ERROR, TASK_LIMIT, EpisodeSpec, TextEnv
 from agentbench_tuning.rollout.generator import (
     CONTEXT,
+    EpisodeRef,
     Generation,
     Generator,
     Prompt,
@@ -28,14 +30,7 @@ from agentbench_tuning.rollout.generator import (
     render_prompt,
 )
 
-
-@dataclass(frozen=True)
-class EpisodeSpec:
-    """One task to play: `index` identifies it in records; `type` drives per-type statistics."""
-
-    index: int
-    task: Any
-    type: str = ""
+__all__ = ["EpisodeSpec", "Flat", "Limits", "Trajectory", "Turn", "rollout_fields", "run_episodes"]
 
 
 @dataclass
@@ -46,6 +41,8 @@ class Turn:
     text: str
     finish_reason: str
     generate_s: float  # share of the batch's generation time
+    stepped: bool = False  # the environment took this output (a refused prompt's turn is never stepped)
+    failed: bool = False  # the environment rejected the action (StepResult.info["action_failed"])
 
 
 @dataclass
@@ -99,16 +96,19 @@ class Trajectory:
             seen += turn.completion_ids
         return Flat(list(self.turns[0].prompt_ids), completion, mask, logprobs)
 
-    def to_record(self) -> dict[str, Any]:
-        """The JSON line evaluation keeps: transcript, grade, timings, token counts (not the token ids)."""
+    def to_record(self, benchmark: str = "", agent: str = "") -> dict[str, Any]:
+        """The record (see `agentbench_tuning.records`): transcript with the agent's turns flagged, grade,
+        timings, token counts (not the token ids)."""
         return {
             "index": self.index,
             "seed": self.seed,
+            "benchmark": benchmark,
+            "agent": agent,
             "type": self.type,
             "status": self.status,
             "reward": self.reward,
             "success": self.success,
-            "verdict": self.info.get("verdict"),
+            "verdict": self.info.get("verdict", self.success),
             "turns": len(self.turns),
             "prompt_tokens": self.prompt_tokens,
             "completion_tokens": self.completion_tokens,
@@ -117,7 +117,7 @@ class Trajectory:
             "generate_s": round(sum(t.generate_s for t in self.turns), 4),
             "env_s": round(self.env_s, 4),
             "wall_s": round(self.wall_s, 4),
-            "info": {k: v for k, v in self.info.items() if k not in ("status", "reward", "verdict")},
+            "info": {k: v for k, v in self.info.items() if k not in ("status", "reward", "verdict", "type")},
             "messages": self.messages,
         }
 
@@ -162,6 +162,7 @@ class _Live:
     env: TextEnv
     trajectory: Trajectory
     started: float
+    ref: EpisodeRef
 
 
 def run_episodes(
@@ -209,18 +210,10 @@ def run_episodes(
     return finished
 
 
-@dataclass(frozen=True)
-class Limits:
-    max_context: int = 8192  # the served max_model_len users are evaluated at
-    max_turns: int = 100  # a safety net; the environments enforce their harness's own round limits
-    concurrency: int = 16
-    progress: bool = False
-
-
 def _start(make_env: Callable[[], TextEnv], spec: EpisodeSpec, seed: int) -> _Live:
     env = make_env()
     trajectory = Trajectory(spec.index, seed, spec.type)
-    episode = _Live(env, trajectory, time.perf_counter())
+    episode = _Live(env, trajectory, time.perf_counter(), EpisodeRef(spec.index, seed, spec.task, env))
     t0 = time.perf_counter()
     try:
         env.reset(spec.task, seed=seed)
@@ -248,7 +241,7 @@ def _collect_prompts(generator, live, sampling, limits, finish) -> tuple[list[Pr
             finish(episode)
             continue
         seed = trajectory.seed * 1_000_003 + trajectory.index * 1_009 + len(trajectory.turns)
-        prompts.append(Prompt(messages, ids, min(sampling.max_new_tokens, room), seed))
+        prompts.append(Prompt(messages, ids, min(sampling.max_new_tokens, room), seed, episode.ref))
         waiting.append(episode)
     return prompts, waiting
 
@@ -256,18 +249,21 @@ def _collect_prompts(generator, live, sampling, limits, finish) -> tuple[list[Pr
 def _advance(episode: _Live, prompt: Prompt, gen: Generation, generate_s: float, limits: Limits) -> None:
     trajectory = episode.trajectory
     ids = gen.prompt_ids or prompt.ids
-    trajectory.turns.append(Turn(ids, gen.token_ids, gen.logprobs, gen.text, gen.finish_reason, generate_s))
+    turn = Turn(ids, gen.token_ids, gen.logprobs, gen.text, gen.finish_reason, generate_s)
+    trajectory.turns.append(turn)
     if gen.finish_reason == CONTEXT:
         _end_for_context(episode)
         return
     t0 = time.perf_counter()
     try:
+        turn.stepped = True
         result = episode.env.step(gen.text)
     except Exception as err:
         _fail(trajectory, TASK_ERROR, err)
         return
     finally:
         trajectory.env_s += time.perf_counter() - t0
+    turn.failed = bool(result.info.get("action_failed"))
     if result.done:
         _record_end(trajectory, result)
 
@@ -297,16 +293,22 @@ def _fail(trajectory: Trajectory, status: str, err: Exception) -> None:
     trajectory.info["traceback"] = traceback.format_exc(limit=5)
 
 
-def _transcript(episode: _Live) -> list[dict[str, str]]:
-    """The env's final chat plus the last model reply, which no env message includes yet."""
+def _transcript(episode: _Live) -> list[dict[str, Any]]:
+    """The env's whole conversation, its last `n` assistant messages flagged as the agent's own (`sampled`),
+    where `n` is the number of outputs the env took: every `step` appends exactly one assistant message."""
     try:
-        messages = [dict(m) for m in episode.env.messages]
+        messages = [dict(m) for m in episode.env.transcript]
     except Exception:  # an env that failed in reset may have no chat at all
-        messages = []
-    turns = episode.trajectory.turns
-    recent = [m.get("content") for m in messages[-2:] if m.get("role") == "assistant"]
-    if turns and turns[-1].text not in recent:
-        messages.append({"role": "assistant", "content": turns[-1].text})
+        return []
+    stepped = [t for t in episode.trajectory.turns if t.stepped]
+    assistant = [i for i, m in enumerate(messages) if m.get("role") == "assistant"]
+    if len(stepped) > len(assistant):
+        raise RuntimeError(f"env transcript has {len(assistant)} assistant messages for {len(stepped)} steps; "
+                           "the env contract says each step appends one (envs/base.py)")
+    for turn, i in zip(stepped, assistant[len(assistant) - len(stepped):], strict=True):
+        messages[i]["sampled"] = True
+        if turn.failed:
+            messages[i]["failed"] = True
     return messages
 
 

@@ -15,31 +15,26 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from agentbench_tuning.config import Sampling
+
+__all__ = ["CONTEXT", "LENGTH", "STOP", "EpisodeRef", "Generation", "Generator", "Prompt", "Sampling",
+           "decode_completion", "render_prompt", "stop_token_ids"]
+
 # Finish reasons, as vLLM spells the first two; "context" means the backend refused the prompt as too long.
 STOP = "stop"
 LENGTH = "length"
 CONTEXT = "context"
 
 
-@dataclass(frozen=True)
-class Sampling:
-    """Decoding settings. Defaults are the AgentBench v0.2 agent's: greedy, at most 512 new tokens."""
+@dataclass(eq=False)
+class EpisodeRef:
+    """The episode a prompt belongs to (one object per episode, compared by identity): scripted agents use it
+    to keep per-episode state; model engines ignore it."""
 
-    temperature: float = 0.0
-    top_p: float = 1.0
-    max_new_tokens: int = 512
-
-    def __post_init__(self) -> None:
-        if self.temperature < 0:
-            raise ValueError(f"temperature must be >= 0, got {self.temperature}")
-        if not 0 < self.top_p <= 1:
-            raise ValueError(f"top_p must be in (0, 1], got {self.top_p}")
-        if self.max_new_tokens < 1:
-            raise ValueError(f"max_new_tokens must be >= 1, got {self.max_new_tokens}")
-
-    @property
-    def greedy(self) -> bool:
-        return self.temperature == 0
+    index: int
+    seed: int
+    task: Any
+    env: Any
 
 
 @dataclass(frozen=True)
@@ -50,6 +45,7 @@ class Prompt:
     ids: list[int]
     max_new_tokens: int
     seed: int | None = None  # per-request sampling seed, so a sampled episode can be replayed
+    episode: EpisodeRef | None = None
 
 
 @dataclass

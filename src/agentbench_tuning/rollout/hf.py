@@ -41,7 +41,8 @@ class TransformersGenerator:
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
         device = "cuda" if torch.cuda.is_available() else "cpu"
-        torch_dtype = {"auto": "auto", "float32": torch.float32, "bfloat16": torch.bfloat16}[dtype]
+        torch_dtype = {"auto": "auto", "float32": torch.float32, "bfloat16": torch.bfloat16,
+                       "float16": torch.float16}[dtype]
         net = AutoModelForCausalLM.from_pretrained(model, dtype=torch_dtype).to(device)
         tokenizer = AutoTokenizer.from_pretrained(adapter if _has_tokenizer(adapter) else model)
         if adapter:
@@ -81,7 +82,8 @@ class TransformersGenerator:
             # reproducible for the same batch composition only (vLLM seeds each request).
             torch.manual_seed(seeds[0])
         # top_k=0 switches off transformers' default top-k of 50, which vLLM does not apply.
-        extra = {} if sampling.greedy else {"temperature": sampling.temperature, "top_p": sampling.top_p, "top_k": 0}
+        extra = {} if sampling.greedy else {"temperature": sampling.temperature, "top_p": sampling.top_p,
+                                             "top_k": sampling.top_k}
         with torch.no_grad():
             out = self.model.generate(
                 input_ids=batch.input_ids,

@@ -63,6 +63,7 @@ class VLLMGenerator:
             SamplingParams(
                 temperature=sampling.temperature,
                 top_p=sampling.top_p,
+                top_k=sampling.top_k,  # 0 = off, as in our Sampling
                 max_tokens=p.max_new_tokens,
                 seed=None if sampling.greedy else p.seed,
                 logprobs=0,  # the sampled token's own logprob only

@@ -14,16 +14,16 @@ from agentbench_tuning.chat import ContextReport
 from agentbench_tuning.config import DataSettings
 from agentbench_tuning.data import filter_by_length, load_all, prepare_conversations, to_dataset
 
+GENERATORS = {"dbbench": "dbbench", "alfworld": "alfworld-sim"}  # `gen:` name -> benchmark of the table
+
 
 def generate_conversations(env: str, n: int, seed: int) -> list[dict]:
     """n SFT conversations from our own generator for `env` (no benchmark data involved)."""
-    if env == "dbbench":
-        from agentbench_tuning.envs.dbbench import sft_conversations
-    elif env == "alfworld":
-        from agentbench_tuning.envs.alfworld import sft_conversations
-    else:
-        raise ValueError(f"gen:{env}: unknown generator; use gen:dbbench:N or gen:alfworld:N")
-    return sft_conversations(n, seed=seed)
+    from agentbench_tuning.data.generated import generated_sft
+
+    if env not in GENERATORS:
+        raise ValueError(f"gen:{env}: unknown generator; use " + " or ".join(f"gen:{g}:N" for g in GENERATORS))
+    return generated_sft(GENERATORS[env], n, seed=seed)
 
 
 def load_sources(sources: list[str], seed: int = 0) -> list[dict]:

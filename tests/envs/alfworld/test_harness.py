@@ -90,7 +90,9 @@ def test_missing_action_is_invalid_and_keeps_the_list(env):
         "won": False,
         "reward": 0.0,
         "steps": 0,
+        "game": "scripted",
         "valid_action_fraction": 0.0,
+        "action_failed": False,
     }
     assert env.transcript[-2]["content"].endswith(" AVAILABLE ACTIONS: go to a 1\nwin\n")
     assert env.game.commands == []

@@ -12,9 +12,9 @@ from agentbench_tuning.envs.alfworld import (
     build_test_game,
     engine_missing,
     game_dir_tasks,
-    run_episode,
     split_tasks,
 )
+from agentbench_tuning.rollout.scripted import play_episode
 
 pytestmark = pytest.mark.skipif(engine_missing() is not None, reason=str(engine_missing()))
 
@@ -29,12 +29,13 @@ def game_dir(tmp_path_factory):
 def test_engine_expert_wins_through_the_harness(game_dir):
     tasks = game_dir_tasks(game_dir, expert=True)
     env = AlfworldEnv()
-    record = run_episode(env, tasks[0], ExpertAgent())
-    assert record["won"] and record["status"] == "completed"
-    assert record["game"] == "pick_and_place_simple-Apple-None-CounterTop-1/trial_ours_1"
-    # The engine's handcoded expert starts with "look", finds the apple and places it; the last command wins.
-    assert record["actions"][-1] == "move apple 1 to countertop 1"
-    assert record["task_type"] == "pick_and_place_simple"
+    record = play_episode(ExpertAgent(), env, tasks[0], type=tasks[0].task_type)
+    assert record["success"] and record["status"] == "completed"
+    assert record["info"]["game"] == "pick_and_place_simple-Apple-None-CounterTop-1/trial_ours_1"
+    # The PDDL planner chose every command (the hand-coded expert is only the fallback); the last one wins.
+    assert record["info"]["expert"] == {"planner": record["info"]["steps"]}
+    assert record["info"]["action"] == "move apple 1 to countertop 1"
+    assert record["type"] == "pick_and_place_simple"
 
 
 def test_engine_text_through_the_harness(game_dir):

@@ -8,8 +8,7 @@ import pytest
 from typer.testing import CliRunner
 
 from agentbench_tuning.cli import app
-from agentbench_tuning.envs.dbbench import DBBenchEnv, SQLiteBackend, run_episode
-from agentbench_tuning.envs.dbbench.agents import ContextLimitExceeded
+from agentbench_tuning.envs.dbbench import DBBenchEnv, SQLiteBackend
 
 runner = CliRunner()
 
@@ -34,14 +33,14 @@ def test_eval_oracle_then_resume(gen_dir, tmp_path):
     args = ["eval", "dbbench", "--data", str(gen_dir / "train.jsonl"), "--out", str(tmp_path), "--limit", "10"]
     first = runner.invoke(app, args)
     assert first.exit_code == 0, first.output
-    assert "overall_cat_accuracy" in first.output and "1.0000" in first.output
+    assert "overall_cat_accuracy" in first.output and "100.0 ± 0.0" in first.output
     records = (tmp_path / "records.jsonl").read_text().splitlines()
     assert len(records) == 10
     second = runner.invoke(app, args[:-1] + ["12"])  # two more samples: only those run
     assert second.exit_code == 0, second.output
     indices = [json.loads(line)["index"] for line in (tmp_path / "records.jsonl").read_text().splitlines()]
-    assert indices == list(range(12))
-    assert json.loads((tmp_path / "summary.json").read_text())["episodes"] == 12
+    assert sorted(indices) == list(range(12)) and set(indices[10:]) == {10, 11}
+    assert json.loads((tmp_path / "summary.json").read_text())["n_episodes"] == 12
 
 
 def test_eval_replay(gen_dir, tmp_path):
@@ -51,7 +50,8 @@ def test_eval_replay(gen_dir, tmp_path):
     result = runner.invoke(app, ["eval", "dbbench", "--data", str(gen_dir / "train.jsonl"), "--agent", "replay",
                                  "--responses", str(responses), "--out", str(tmp_path / "o"), "--limit", "2"])
     assert result.exit_code == 0, result.output
-    recs = [json.loads(x) for x in (tmp_path / "o" / "records.jsonl").read_text().splitlines()]
+    recs = sorted((json.loads(x) for x in (tmp_path / "o" / "records.jsonl").read_text().splitlines()),
+                  key=lambda r: r["index"])
     assert [(r["status"], r["verdict"]) for r in recs] == [("agent validation failed", False)] * 2
 
 
@@ -62,13 +62,10 @@ def test_eval_replay_needs_responses(gen_dir, tmp_path):
 
 
 def test_context_limit_ends_episode(towns):
-    def agent_factory(task):
-        def agent(messages):
-            raise ContextLimitExceeded("8300 tokens")
-        return agent
-
-    rec = run_episode(DBBenchEnv(SQLiteBackend()), towns, agent_factory)
-    assert (rec["status"], rec["verdict"]) == ("agent context limit", False)
+    env = DBBenchEnv(SQLiteBackend())
+    env.reset(towns)
+    result = env.context_limit()
+    assert result.done and (result.info["status"], result.info["verdict"]) == ("agent context limit", False)
 
 
 @pytest.mark.mysql

@@ -12,12 +12,12 @@ import pytest
 from agentbench_tuning.envs.dbbench import (
     DBBenchEnv,
     MySQLBackend,
-    ReplayAgents,
+    OracleAgent,
+    ReplayAgent,
     SQLiteBackend,
-    oracle_agent,
-    run_episode,
 )
 from agentbench_tuning.envs.dbbench.prompts import INSTRUCTION
+from agentbench_tuning.rollout.scripted import play_episode
 
 OP = "Let me query.\nAction: Operation\n```sql\n{}\n```"
 
@@ -32,8 +32,14 @@ def backend(request):
     made.close()
 
 
+def run_episode(env, task, agent):
+    """One episode through the shared runner; the record's `info` fields (answer, rounds, error) lifted."""
+    record = play_episode(agent, env, task, index=task.index, type=task.type)
+    return {**record, **record["info"], "transcript": record["messages"]}
+
+
 def play(backend, task, turns):
-    return run_episode(DBBenchEnv(backend), task, ReplayAgents({task.index: turns}))
+    return run_episode(DBBenchEnv(backend), task, ReplayAgent({task.index: turns}))
 
 
 def test_conversation_shape(backend, towns):
@@ -126,7 +132,7 @@ def test_numeric_where_on_text_matches_mysql(backend, city):
 def test_oracle_on_missing_table_does_not_crash(backend, city):
     task = city("INSERT", ["INSERT INTO `T` (`a`) VALUES ('1');"], "[('x',)]")
     task.columns, task.table_name = ["a", "a"], "T"  # duplicate column names: set-up fails, v0.2 goes on
-    rec = run_episode(DBBenchEnv(backend), task, oracle_agent)
+    rec = run_episode(DBBenchEnv(backend), task, OracleAgent())
     assert rec["status"] == "completed" and rec["verdict"] is False
 
 
@@ -163,7 +169,7 @@ def test_set_with_numbers_stores_their_text(backend, city):
     rows[1][2], rows[1][3] = "4", "5"
     sql = "UPDATE `Towns of Vell (2020)` SET `Bridges` = 4, `Founded` = 5 WHERE `Town` = 'Bexa';"
     task = city("UPDATE", [sql], _expected_hash(rows))
-    assert run_episode(DBBenchEnv(backend), task, oracle_agent)["verdict"] is True
+    assert run_episode(DBBenchEnv(backend), task, OracleAgent())["verdict"] is True
 
 
 @pytest.mark.parametrize("literal", ["'arlo'", "'ARLO  '", "'Ârlo'"])

@@ -3,20 +3,14 @@
     from agentbench_tuning.envs import alfworld
     env = alfworld.AlfworldEnv()                           # harness (envs.base contract)
     tasks = alfworld.sim_tasks(60, seed=0)                 # or game_dir_tasks(DIR) / split_tasks(FILE, ROOT)
-    summary = alfworld.evaluate(tasks, alfworld.ExpertAgent(), "runs/alf")
+    # episodes are played by the shared runner: `abtune eval alfworld --agent expert`
 
 Modules: world (game state + 2.1.1 text), generator (seeded games), expert (planner + thoughts), protocol
 (v0.2 rules), prompts (instruction, examples, importer), harness (AlfworldEnv), sim / textworld_game
-(backends), evaluate (agents, records, summarize), trajectories (SFT / DPO data).
+(backends), agents (expert, replay; scripted agents the shared runner plays).
 """
 
-from agentbench_tuning.envs.alfworld.evaluate import (
-    ExpertAgent,
-    ReplayAgent,
-    evaluate,
-    run_episode,
-    summarize,
-)
+from agentbench_tuning.envs.alfworld.agents import DerailedExpert, ExpertAgent, ReplayAgent, StepRecorder
 from agentbench_tuning.envs.alfworld.generator import GenConfig, generate_world
 from agentbench_tuning.envs.alfworld.harness import MAX_STEPS, AlfworldEnv, GameState
 from agentbench_tuning.envs.alfworld.prompts import (
@@ -35,20 +29,13 @@ from agentbench_tuning.envs.alfworld.textworld_game import (
     game_dir_tasks,
     split_tasks,
 )
-from agentbench_tuning.envs.alfworld.trajectories import (
-    dpo_pairs,
-    expert_conversations,
-    expert_step_samples,
-    failure_conversations,
-    sft_conversations,
-    write_jsonl,
-)
 from agentbench_tuning.envs.alfworld.world import TASK_TYPES, World
 
 __all__ = [
     "AlfworldEnv",
-    "sft_conversations",
+    "DerailedExpert",
     "ExpertAgent",
+    "StepRecorder",
     "GameState",
     "GenConfig",
     "MAX_STEPS",
@@ -62,20 +49,12 @@ __all__ = [
     "World",
     "build_test_game",
     "default_prompts",
-    "dpo_pairs",
     "engine_missing",
-    "evaluate",
-    "expert_conversations",
-    "expert_step_samples",
-    "failure_conversations",
     "game_dir_tasks",
     "generate_world",
     "import_agentbench_prompts",
     "load_prompts",
-    "run_episode",
     "save_prompts",
     "sim_tasks",
     "split_tasks",
-    "summarize",
-    "write_jsonl",
 ]

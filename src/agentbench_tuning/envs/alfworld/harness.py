@@ -157,7 +157,8 @@ class AlfworldEnv:
             return self._finish(COMPLETED, observation)
         if len(self.log) >= self.max_steps:
             return self._finish(TASK_LIMIT, observation)
-        return StepResult(observation=observation, reward=0.0, done=False, info={"action": command})
+        return StepResult(observation=observation, reward=0.0, done=False,
+                          info={"action": command, "action_failed": observation == "Nothing happens."})
 
     def context_limit(self) -> StepResult:
         """The agent could not answer because its context is full: v0.2 ends with `agent context limit`."""
@@ -173,13 +174,18 @@ class AlfworldEnv:
             "won": won,
             "reward": float(won),
             "steps": len(self.log),
+            "game": self.game.name,
             "valid_action_fraction": sum(e["as_written"] for e in self.log) / max(len(self.log), 1),
+            "action_failed": observation == "Nothing happens.",
         }
         progress = self.game.progress()
         if progress is not None:  # the simulator knows its sub-goals; the real engine does not say
             info["progress"] = progress
         if self.log:
             info["action"] = self.log[-1]["action"]
+        expert_used = getattr(self.game, "expert_used", None)  # only engine games have two experts
+        if expert_used:
+            info["expert"] = dict(expert_used)
         if error:
             info["error"] = error
         return StepResult(observation=observation, reward=float(won), done=True, info=info)

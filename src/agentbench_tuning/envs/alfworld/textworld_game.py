@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import random
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -91,11 +92,13 @@ class TextWorldGame:
         self.expert = expert
         self._env = _make_env(path, expert)
         self._infos: dict = {}
+        self.expert_used: Counter[str] = Counter()
 
     def reset(self) -> GameState:
         random.seed(42)  # the handcoded expert breaks ties with `random`; v0.2 seeds with 42 too
         obs, infos = self._env.reset()
         self._infos = infos
+        self.expert_used = Counter()
         return GameState(obs[0], list(infos["admissible_commands"][0]), won=bool(infos["won"][0]), done=False)
 
     def step(self, command: str) -> GameState:
@@ -109,9 +112,16 @@ class TextWorldGame:
         return None  # the engine only reports `won`
 
     def expert_action(self) -> str:
-        """The engine expert's next command (requires `expert=True`)."""
+        """The expert's next command (requires `expert=True`): the first step of the PDDL planner's plan from
+        the current state, or the hand-coded expert's choice when the planner has none. `expert_used`
+        counts which one chose each command (the hand-coded expert loses some games the planner solves)."""
         if not self.expert:
             raise RuntimeError(f"{self.path}: load the task with expert=True to get the engine's expert plan")
+        plan = self._infos.get("policy_commands", [None])[0]
+        if plan:
+            self.expert_used["planner"] += 1
+            return plan[0]
+        self.expert_used["handcoded"] += 1
         return self._infos["extra.expert_plan"][0][0]
 
     def close(self) -> None:
@@ -128,6 +138,7 @@ def _make_env(path: str, expert: bool):
     if expert:
         wrappers.append(AlfredExpert("handcoded"))
         request_infos.extras.append("expert_plan")
+        request_infos.policy_commands = True  # the PDDL planner's plan, tried before the hand-coded expert
     env_id = textworld.gym.register_games(
         [path],
         request_infos,

@@ -1,15 +1,12 @@
 """DB Bench (AgentBench v0.2): environment, backends (MySQL/MariaDB, SQLite), grader, agents, generator.
 
-    from agentbench_tuning.envs.dbbench import DBBenchEnv, SQLiteBackend, load_tasks, oracle_agent, evaluate
-    env = DBBenchEnv(SQLiteBackend())
-    summary = evaluate(load_tasks("tasks.jsonl"), env, oracle_agent, "runs/oracle")
+    from agentbench_tuning.envs.dbbench import DBBenchEnv, SQLiteBackend, load_tasks, OracleAgent
+    env = DBBenchEnv(SQLiteBackend())        # episodes are played by the shared runner (rollout.episodes)
 """
 
 from . import server
-from .agents import Agent, ContextLimitExceeded, ReplayAgents, oracle_agent
+from .agents import ExpertTurnsAgent, OracleAgent, ReplayAgent, answer_turn, operation_turn
 from .env import MAX_ROUNDS, Backend, DBBenchEnv, EnvPool
-from .evaluate import evaluate, run_episode
-from .generate import sft_conversations
 from .grade import answers_match, answers_match_fc, summarize
 from .mysql_backend import MySQLBackend
 from .prompts import INSTRUCTION, import_agentbench_prompts
@@ -30,7 +27,7 @@ def make_backend(kind: str, db_url: str | None = None, timeout_s: float = 5.0) -
 
 
 __all__ = [
-    "Agent", "Backend", "ContextLimitExceeded", "DBBenchEnv", "DBTask", "INSTRUCTION", "MAX_ROUNDS", "MySQLBackend",
-    "ReplayAgents", "SQLiteBackend", "answers_match", "answers_match_fc", "evaluate",
-    "EnvPool", "import_agentbench_prompts", "load_tasks", "make_backend", "oracle_agent", "run_episode", "server", "sft_conversations", "summarize",
+    "Backend", "DBBenchEnv", "DBTask", "EnvPool", "ExpertTurnsAgent", "INSTRUCTION", "MAX_ROUNDS", "MySQLBackend",
+    "OracleAgent", "ReplayAgent", "SQLiteBackend", "answer_turn", "answers_match", "answers_match_fc",
+    "import_agentbench_prompts", "load_tasks", "make_backend", "operation_turn", "server", "summarize",
 ]

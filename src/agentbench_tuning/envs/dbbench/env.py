@@ -58,6 +58,8 @@ class DBBenchEnv:
     def messages(self) -> list[dict[str, str]]:
         return list(self._messages)
 
+    transcript = messages  # v0.2 sends DB Bench's whole history every turn
+
     def reset(self, task: DBTask, seed: int | None = None) -> str:
         """Seed is accepted for the common contract; DB Bench episodes are deterministic."""
         self.backend.open(task)

@@ -13,12 +13,11 @@ from __future__ import annotations
 import hashlib
 import json
 import random
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ...eval.records import write_json_atomic
+from ...records import write_json_atomic
 from .agents import operation_turn
 from .env import Backend, DBBenchEnv
 from .grade import quote_ident as q
@@ -147,7 +146,9 @@ def generate(cfg: GenConfig, backend: Backend, max_attempts_factor: int = 20) ->
             task = to_task(table, question, len(out))
             if task.mutating:
                 task.answer_md5 = gold_hash(backend, task)
-            messages, ok = play_expert(env, task, expert_turns(task, question.plan, rng, cfg))
+            turns = expert_turns(task, question.plan, rng, cfg)
+            messages, ok = play_expert(env, task, turns)
+            task.extra["expert_turns"] = turns
             if not ok:
                 raise RuntimeError(f"expert trajectory for generated sample {task.index} ({task.type}) failed "
                                    f"on {backend.name}: {messages[-1]['content'][:200]}")
@@ -177,31 +178,3 @@ def _write_lines(path: Path, objs: list[dict[str, Any]]) -> None:
         for obj in objs:
             fh.write(json.dumps(obj, ensure_ascii=False) + "\n")
     tmp.replace(path)
-
-
-_SQL_ERROR = re.compile(r"^\d{4} \([0-9A-Z]{5}\): ")
-
-
-def sft_conversations(n: int, seed: int = 1) -> list[dict[str, Any]]:
-    """n SFT conversations from generated training tables (held-out tables excluded), on SQLite.
-
-    The harness's injected "Ok." and the expert's deliberate mistakes (turns answered by an SQL error) get
-    `loss: false`: the model learns to recover from an error, not to make it.
-    """
-    from .sqlite_backend import SQLiteBackend
-
-    cfg = GenConfig(n=int(n / (1 - GenConfig.heldout_fraction)) + 8, seed=seed)
-    samples = [s for s in generate(cfg, SQLiteBackend()) if not s.heldout][:n]
-    if len(samples) < n:
-        raise RuntimeError(f"generator gave {len(samples)} training samples, {n} asked; raise the count")
-    conversations = []
-    for sample in samples:
-        messages = [dict(m) for m in sample.messages]
-        for i, message in enumerate(messages):
-            if message["role"] != "assistant":
-                continue
-            follows = messages[i + 1]["content"] if i + 1 < len(messages) else ""
-            if i == 1 or _SQL_ERROR.match(follows):
-                message["loss"] = False
-        conversations.append({"messages": messages, "task": "dbbench", "source": f"dbbench/{sample.task.type}"})
-    return conversations

@@ -1,0 +1,3 @@
+from agentbench_tuning.cli.app import main
+
+main()

@@ -1,0 +1,123 @@
+"""`abtune data ...` (our generators, SFT data and DPO pairs from runs) and `abtune prompts import`."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import typer
+
+from agentbench_tuning.cli.app import console, data_app, fail, friendly, prompts_app
+
+
+@data_app.command("dbbench-gen", epilog="Example: abtune data dbbench-gen --n 400 --seed 0 --out data/db")
+@friendly
+def data_dbbench_gen(
+    out: Path = typer.Option(..., "--out", help="Output directory."),
+    n: int = typer.Option(400, "--n", help="Number of samples (train + held-out)."),
+    seed: int = typer.Option(0, "--seed"),
+    heldout_fraction: float = typer.Option(0.1, "--heldout-fraction", help="Share of tables kept for held-out."),
+    backend: str = typer.Option("sqlite", "--backend", help="Where gold hashes and expert observations are computed."),
+    db_url: str = typer.Option(None, "--db-url", help="mysql://... for --backend mysql (default: the managed server's)."),
+) -> None:
+    """Generate DB Bench-style tasks with gold answers and expert trajectories (our own data, no AgentBench)."""
+    from agentbench_tuning.envs.dbbench import make_backend, server
+    from agentbench_tuning.envs.dbbench.generate import GenConfig, generate, write_generated
+
+    if n < 1:
+        fail(f"--n {n}: must be a positive number of samples")
+    if not 0 <= heldout_fraction < 1:
+        fail(f"--heldout-fraction {heldout_fraction}: must be in [0, 1)")
+    if backend == "mysql" and db_url is None:
+        running = server.status()
+        db_url = running.url if running else None
+    db = make_backend(backend, db_url)
+    started = time.perf_counter()
+    try:
+        samples = generate(GenConfig(n=n, seed=seed, heldout_fraction=heldout_fraction), db)
+    finally:
+        db.close()
+    seconds = time.perf_counter() - started
+    stats = {"n": len(samples), "seed": seed, "backend": backend, "seconds": round(seconds, 3),
+             "heldout": sum(s.heldout for s in samples)}
+    paths = write_generated(samples, out, stats)
+    typer.echo(f"{len(samples)} samples in {seconds:.1f} s -> " + ", ".join(str(p) for p in paths.values()))
+
+
+@data_app.command("alfworld-gen", epilog="Example: abtune data alfworld-gen --games 600 --seed 1 --out data/alf.jsonl")
+@friendly
+def data_alfworld_gen(
+    out: Path = typer.Option(..., "--out", help="JSONL of SFT conversations ({messages, task_type, seed, ...})."),
+    games: int = typer.Option(600, "--games", help="Number of simulator games (task types round-robin)."),
+    seed: int = typer.Option(1, "--seed", help="Generation seed (eval uses 0 by default; keep them apart)."),
+    failures: Path = typer.Option(None, "--failures", help="Also write lost episodes (for DPO) to this JSONL."),
+    dpo: Path = typer.Option(None, "--dpo", help="Also write step-level DPO pairs to this JSONL."),
+    per_step: bool = typer.Option(False, "--per-step", help="One sample per step, prompt exactly as sent then."),
+) -> None:
+    """Write expert conversations from our household simulator in the v0.2 harness format."""
+    from agentbench_tuning.data import generated
+    from agentbench_tuning.records import write_jsonl
+
+    if games < 1:
+        fail(f"--games {games}: must be a positive number of games")
+    rows = generated.alfworld_step_samples(games, seed) if per_step else generated.generated_sft("alfworld-sim", games, seed)
+    n = write_jsonl(out, rows)
+    typer.echo(f"wrote {n} expert {'step samples' if per_step else 'conversations'} to {out}")
+    if failures:
+        typer.echo(f"wrote {write_jsonl(failures, generated.alfworld_failures(games, seed))} failures to {failures}")
+    if dpo:
+        typer.echo(f"wrote {write_jsonl(dpo, generated.alfworld_step_pairs(games, seed))} DPO pairs to {dpo}")
+
+
+@data_app.command("from-runs", epilog="Example: abtune data from-runs runs/eval/sft-t07 --success-only --out data/rs.jsonl")
+@friendly
+def data_from_runs(
+    runs: list[Path] = typer.Argument(..., help="Evaluation run directories (records.jsonl)."),
+    out: Path = typer.Option(..., "--out", help="JSONL of SFT conversations."),
+    success_only: bool = typer.Option(True, "--success-only/--all", help="Keep successful episodes only."),
+) -> None:
+    """Rejection-sampling SFT data: the agent's own turns trained, everything else masked."""
+    from agentbench_tuning.data.from_runs import sft_from_runs
+    from agentbench_tuning.records import write_jsonl
+
+    conversations = sft_from_runs(runs, success_only=success_only)
+    typer.echo(f"wrote {write_jsonl(out, conversations)} conversations to {out}")
+
+
+@data_app.command("pairs", epilog="Example: abtune data pairs runs/eval/expert runs/eval/explore --out data/pairs.jsonl")
+@friendly
+def data_pairs(
+    runs: list[Path] = typer.Argument(..., help="Run directories over the same tasks (e.g. expert + exploration)."),
+    out: Path = typer.Option(..., "--out", help="JSONL of DPO pairs (prompt, chosen, rejected)."),
+    level: str = typer.Option("trajectory", "--level", help="trajectory | step"),
+) -> None:
+    """DPO pairs of the same task: a successful trajectory against a failed one (ETO style)."""
+    from agentbench_tuning.data.from_runs import load_run_records, step_pairs, trajectory_pairs
+    from agentbench_tuning.records import write_jsonl
+
+    if level not in ("trajectory", "step"):
+        fail(f"--level {level!r}: use trajectory or step")
+    records = load_run_records(runs)
+    pairs = trajectory_pairs(records) if level == "trajectory" else step_pairs(records)
+    typer.echo(f"wrote {write_jsonl(out, pairs)} {level} pairs to {out}")
+
+
+@prompts_app.command("import", epilog="Example: abtune prompts import --agentbench ~/AgentBench --out prompts")
+@friendly
+def prompts_import(
+    agentbench: Path = typer.Option(..., "--agentbench", help="Your own AgentBench (v0.2) checkout."),
+    out: Path = typer.Option(Path("prompts"), "--out", help="Where to save the prompt files."),
+) -> None:
+    """Read the original harness prompts from your AgentBench checkout, for evaluation runs only
+    (`eval ... --prompt-file`). Never train on them."""
+    from agentbench_tuning.envs import alfworld, dbbench
+
+    if not agentbench.is_dir():
+        fail(f"--agentbench {agentbench}: not a directory")
+    out.mkdir(parents=True, exist_ok=True)
+    for name, importer in (("dbbench", dbbench.import_agentbench_prompts),
+                           ("alfworld", alfworld.import_agentbench_prompts)):
+        try:
+            console.print(f"{name}: saved {importer(agentbench, out)}")
+        except (FileNotFoundError, ValueError) as err:
+            fail(f"{name}: {err}")
