@@ -19,6 +19,7 @@ from agentbench_tuning.training.runtime import (
     checkpoint_problem,
     find_resume_checkpoint,
     finished_run,
+    restore_final,
     scan_checkpoints,
     training_arguments,
 )
@@ -31,11 +32,12 @@ def safetensors_bytes(n_floats: int) -> bytes:
     return struct.pack("<Q", len(header)) + header + b"\0" * (4 * n_floats)
 
 
-def write_checkpoint(directory: Path, step: int, *, state=True, weights=True) -> Path:
+def write_checkpoint(directory: Path, step: int, *, state=True, weights=True, max_steps=1000) -> Path:
     path = directory / f"checkpoint-{step}"
     path.mkdir(parents=True)
     if state:
-        (path / "trainer_state.json").write_text(json.dumps({"global_step": step, "log_history": []}))
+        state = {"global_step": step, "max_steps": max_steps, "epoch": 0.5, "log_history": [{"loss": 2.0}]}
+        (path / "trainer_state.json").write_text(json.dumps(state))
     if weights:
         (path / "adapter_model.safetensors").write_bytes(safetensors_bytes(16))
     return path
@@ -100,6 +102,25 @@ def test_finished_run_rule(tmp_path):
     assert finished_run(TrainSettings(output_dir=str(out), max_steps=24, resume="never")) is None
     write_checkpoint(out, 26)  # continued after final/ and killed: resume, do not report finished
     assert finished_run(train) is None
+
+
+def test_a_run_stopped_before_writing_final_is_finished_from_its_last_checkpoint(tmp_path):
+    out = tmp_path / "run"
+    write_checkpoint(out, 12, max_steps=24)
+    assert finished_run(TrainSettings(output_dir=str(out), max_steps=24)) is None  # part-way: resume
+    last = write_checkpoint(out, 24, max_steps=24)
+    for name in ("optimizer.pt", "rng_state.pth", "tokenizer.json"):
+        (last / name).write_text(name)
+    (out / "resolved_config.yaml").write_text("train:\n  max_steps: 24\n")
+    done = finished_run(TrainSettings(output_dir=str(out), max_steps=24))
+    assert (done.source, done.global_step) == (last, 24)
+    assert "final/ restored from checkpoint-24" in done.message()
+    restore_final(done)
+    assert sorted(p.name for p in (out / "final").iterdir()) == [
+        "adapter_model.safetensors", "resolved_config.yaml", "tokenizer.json", "trainer_state.json"
+    ]
+    assert (out / "final" / "adapter_model.safetensors").read_bytes() == (last / "adapter_model.safetensors").read_bytes()
+    assert finished_run(TrainSettings(output_dir=str(out), max_steps=24)).source == out / "final"
 
 
 def test_early_stopped_run_with_the_same_plan_is_finished(tmp_path):

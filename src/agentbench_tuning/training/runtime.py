@@ -149,25 +149,30 @@ def _safetensors_problem(path: Path) -> str | None:
     return None
 
 
+def weights_problem(directory: str | Path) -> str | None:
+    """Why `directory` holds no usable model/adapter weights (None when they are there and whole)."""
+    directory = Path(directory)
+    weights = [directory / name for name in WEIGHT_FILES if (directory / name).is_file()]
+    if not weights and not any(directory.glob("pytorch_model_fsdp_*")):
+        return f"no model or adapter weights ({', '.join(WEIGHT_FILES[:3])}, ...)"
+    for path in weights:
+        if path.suffix == ".safetensors" and (problem := _safetensors_problem(path)):
+            return problem
+    return None
+
+
 def checkpoint_problem(checkpoint: str | Path) -> str | None:
     """Why `checkpoint` cannot be resumed (None when it is complete): `trainer_state.json` missing or not
     JSON, or no model/adapter weights, or a weights file cut short. The Trainer writes the state file after
     the weights, optimizer and RNG state, so a parsable one means the save got that far."""
-    checkpoint = Path(checkpoint)
-    state = checkpoint / "trainer_state.json"
+    state = Path(checkpoint) / "trainer_state.json"
     if not state.is_file():
         return "no trainer_state.json (the run was stopped while saving it)"
     try:
         json.loads(state.read_text())
     except ValueError:
         return "trainer_state.json is not valid JSON (cut short while saving)"
-    weights = [checkpoint / name for name in WEIGHT_FILES if (checkpoint / name).is_file()]
-    if not weights and not any(checkpoint.glob("pytorch_model_fsdp_*")):
-        return f"no model or adapter weights ({', '.join(WEIGHT_FILES[:3])}, ...)"
-    for path in weights:
-        if path.suffix == ".safetensors" and (problem := _safetensors_problem(path)):
-            return problem
-    return None
+    return weights_problem(checkpoint)
 
 
 @dataclass(frozen=True)
@@ -248,11 +253,15 @@ class FinishedRun:
     global_step: int
     max_steps: int
     log_history: list[dict]
+    source: Path  # final/, or the last checkpoint of a run stopped before it wrote final/
 
     def message(self) -> str:
+        restored = ""
+        if self.source != self.adapter_dir:
+            restored = f" ({self.adapter_dir.name}/ restored from {self.source.name}, saved at the last step)"
         return (
             f"{self.output_dir} already finished: step {self.global_step} of {self.max_steps}, adapter in "
-            f"{self.adapter_dir}. Nothing to train. To train again from scratch set train.resume=never "
+            f"{self.adapter_dir}{restored}. Nothing to train. To train again from scratch set train.resume=never "
             "(overwrites this run's checkpoints) or choose a new train.output_dir; to train longer raise "
             "train.max_steps or train.num_train_epochs."
         )
@@ -270,29 +279,65 @@ def _asks_for_more(train: TrainSettings, state: dict, recorded: dict) -> bool:
     return train.num_train_epochs > state["epoch"] + 1e-6
 
 
+def _recorded_train_settings(config_path: Path) -> dict:
+    import yaml
+
+    return yaml.safe_load(config_path.read_text()).get("train", {}) if config_path.is_file() else {}
+
+
+def _end_of_run(out: Path) -> tuple[dict, dict, Path] | None:
+    """(trainer state, recorded train settings, directory) of the end of the run in `out`, None if it did not
+    end: `final/` when its state is the newest, else a last checkpoint that reached its planned max_steps
+    (a run stopped between that checkpoint and `final/`, or one written before `final/` kept its state)."""
+    newest = scan_checkpoints(out).newest
+    final_state = out / FINAL_DIR / "trainer_state.json"
+    if final_state.is_file():
+        state = json.loads(final_state.read_text())
+        if newest and int(CHECKPOINT_RE.match(newest.name).group(1)) > state["global_step"]:
+            return None  # trained on after final/ and stopped: resume
+        return state, _recorded_train_settings(out / FINAL_DIR / "resolved_config.yaml"), out / FINAL_DIR
+    if newest is None:
+        return None
+    state = json.loads((newest / "trainer_state.json").read_text())
+    if state["global_step"] < state.get("max_steps", 0):
+        return None
+    return state, _recorded_train_settings(out / "resolved_config.yaml"), newest
+
+
 def finished_run(train: TrainSettings) -> FinishedRun | None:
     """The finished run in `train.output_dir` if re-running `train` has nothing left to do, else None.
 
-    Finished: `final/trainer_state.json` exists, no complete checkpoint is newer than it (a run continued
-    after `final/` and then killed must resume), and `train` plans no more steps or epochs than it ran.
-    Only `train.resume=auto` looks: "never" starts over, a path resumes that checkpoint."""
-    import yaml
-
+    Finished: the run's end state (see `_end_of_run`) exists, no complete checkpoint is newer, and `train`
+    plans no more steps or epochs than it ran. Only `train.resume=auto` looks: "never" starts over, a path
+    resumes that checkpoint."""
     if train.resume != "auto":
         return None
     out = Path(train.output_dir)
-    state_path = out / FINAL_DIR / "trainer_state.json"
-    if not state_path.is_file():
+    end = _end_of_run(out)
+    if end is None or _asks_for_more(train, end[0], end[1]):
         return None
-    state = json.loads(state_path.read_text())
-    newest = scan_checkpoints(out).newest
-    if newest and int(CHECKPOINT_RE.match(newest.name).group(1)) > state["global_step"]:
-        return None
-    config_path = out / FINAL_DIR / "resolved_config.yaml"
-    recorded = yaml.safe_load(config_path.read_text())["train"] if config_path.is_file() else {}
-    if _asks_for_more(train, state, recorded):
-        return None
-    return FinishedRun(out, out / FINAL_DIR, state["global_step"], state["max_steps"], state["log_history"])
+    state, _, source = end
+    return FinishedRun(out, out / FINAL_DIR, state["global_step"], state["max_steps"], state["log_history"], source)
+
+
+def restore_final(finished: FinishedRun) -> None:
+    """Write `final/` from the last checkpoint when the run stopped before saving it (or mid-save): the model
+    and tokenizer files and the trainer state, not the optimizer or RNG state. Main process only."""
+    import os
+    import shutil
+
+    if finished.source == finished.adapter_dir or os.environ.get("RANK", "0") != "0":
+        return
+    if finished.adapter_dir.is_dir() and weights_problem(finished.adapter_dir) is None:
+        return  # written before final/ kept its trainer state; the weights are whole
+    tmp = finished.adapter_dir.with_name(FINAL_DIR + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    skip = shutil.ignore_patterns("optimizer.pt", "scheduler.pt", "scaler.pt", "rng_state*", "training_args.bin")
+    shutil.copytree(finished.source, tmp, ignore=skip)
+    if (finished.output_dir / "resolved_config.yaml").is_file():
+        shutil.copy2(finished.output_dir / "resolved_config.yaml", tmp / "resolved_config.yaml")
+    shutil.rmtree(finished.adapter_dir, ignore_errors=True)
+    os.replace(tmp, finished.adapter_dir)
 
 
 # ------------------------------------------------------------------ library noise

@@ -27,6 +27,7 @@ from agentbench_tuning.training.runtime import (
     lora_config,
     quiet_optional_kernels_probe,
     resolve_precision,
+    restore_final,
     resume_notice,
     save_final_state,
     training_arguments,
@@ -113,6 +114,7 @@ class SFTResult:
 
 
 def _finished_result(finished: FinishedRun) -> SFTResult:
+    restore_final(finished)
     logger.warning(finished.message())
     return SFTResult(
         finished.output_dir, finished.adapter_dir, finished.global_step, None, finished.log_history, True
