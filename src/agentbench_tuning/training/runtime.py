@@ -343,6 +343,17 @@ def restore_final(finished: FinishedRun) -> None:
 # ------------------------------------------------------------------ library noise
 
 
+def use_plain_progress(trainer) -> None:
+    """Swap transformers' notebook progress bar for the console one. transformers picks the notebook bar for
+    any process that imported marimo, so a notebook run as a script would print `<IPython...HTML object>`
+    lines; call this where no notebook frontend shows HTML (`notebooks.shows_html()` is False)."""
+    from transformers.trainer_callback import ProgressCallback
+    from transformers.utils.notebook import NotebookProgressCallback
+
+    if trainer.pop_callback(NotebookProgressCallback) is not None:
+        trainer.add_callback(ProgressCallback)
+
+
 class _KernelsProbeFilter(logging.Filter):
     """bitsandbytes (0.50, `backends/cpu/ops.py`) tries the optional `kernels` package for a faster CPU 4-bit
     matmul on import and logs a warning when it is not installed, then uses its own kernel. Only that
