@@ -3,12 +3,16 @@ cell insertion, notebook discovery."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from agentbench_tuning.notebooks import (
     INSTALL_TAG,
     add_install_cell,
+    changed_overrides,
     cli_args,
+    config_overrides,
     find_notebooks,
     https_git_url,
     install_requirement,
@@ -27,8 +31,34 @@ def test_parse_args_like_marimo_script_mode():
     }
     assert parse_args("--lr 0.5 --name 'a b'") == {"lr": 0.5, "name": "a b"}
     assert parse_args("") == {}
+    assert parse_args("--train.max_steps=2 --train.output_dir runs/x") == {
+        "train.max_steps": 2,
+        "train.output_dir": "runs/x",
+    }
     with pytest.raises(ValueError, match="expected --key, got 'stray'"):
         parse_args("stray --debug")
+
+
+def test_config_overrides_come_only_from_arguments_given():
+    assert config_overrides({"config": "configs/debug.yaml"}) == []
+    assert config_overrides({"debug": "", "train.max_steps": 2, "max_steps": 3, "lora.enabled": False},
+                            shorthands={"max_steps": "train.max_steps"}) == [
+        "train.max_steps=2", "train.max_steps=3", "lora.enabled=false"
+    ]  # fmt: skip
+    with pytest.raises(ValueError, match=r"--steps: not a config key; pass --section.key value .* --config, --debug"):
+        config_overrides({"steps": 2})
+    with pytest.raises(ValueError, match=r"--train.seed given 2 times: \[1, 2\]; give it once"):
+        config_overrides({"train.seed": [1, 2]})
+
+
+def test_widgets_left_at_the_config_values_override_nothing():
+    from agentbench_tuning.config import load_sft_config
+
+    debug_yaml = Path(__file__).resolve().parents[1] / "configs" / "debug.yaml"
+    cfg = load_sft_config(debug_yaml, config_overrides({"config": str(debug_yaml)}))
+    assert cfg.train.max_steps == 24  # the YAML's, not a widget default
+    assert changed_overrides(cfg, {"train.max_steps": 24, "train.output_dir": "runs/debug"}) == []
+    assert changed_overrides(cfg, {"train.max_steps": 5, "train.output_dir": "runs/debug"}) == ["train.max_steps=5"]
 
 
 def test_cli_args_outside_marimo_reads_the_environment(monkeypatch):

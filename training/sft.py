@@ -4,8 +4,11 @@
 # ///
 """LoRA / QLoRA SFT for Qwen on our DB Bench and ALFWorld conversations.
 
-Interactive: `marimo edit training/sft.py`. Script: `python training/sft.py --config configs/debug.yaml`
-(`--debug` = the CPU demo config with a few steps). Colab: `scripts/export_to_ipynb.sh` makes the ipynb.
+Interactive: `marimo edit training/sft.py`. Script: `python training/sft.py --config configs/debug.yaml`, which
+trains exactly what the YAML says; `--section.key value` overrides one field (`--train.max_steps 2`,
+`--train.output_dir runs/try`), `--debug` = the CPU demo config with a few steps. The widgets start from
+the config's values, so only a widget you change overrides it. A finished run is reported, not trained
+again; resuming an older run's checkpoint says so first. Colab: `scripts/export_to_ipynb.sh` makes the ipynb.
 """
 
 import marimo
@@ -21,48 +24,67 @@ def _():
     from agentbench_tuning.chat import encode_messages, show_mask
     from agentbench_tuning.config import config_to_dict, load_sft_config
     from agentbench_tuning.models import load_tokenizer
+    from agentbench_tuning.notebooks import changed_overrides, cli_args, config_overrides, shows_html
+    from agentbench_tuning.training.runtime import use_plain_progress
     from agentbench_tuning.training.sft import build_sft_trainer, train
-    from agentbench_tuning.notebooks import cli_args
     from agentbench_tuning.training.sft_data import load_sources
 
     return (
         build_sft_trainer,
+        changed_overrides,
         cli_args,
+        config_overrides,
         config_to_dict,
         encode_messages,
-        load_sources,
         load_sft_config,
+        load_sources,
         load_tokenizer,
         mo,
         show_mask,
+        shows_html,
         train,
+        use_plain_progress,
     )
 
 
 @app.cell
-def _(cli_args, mo):
+def _(cli_args, config_overrides, mo):
     import glob
 
     args = cli_args()
     debug = "debug" in args
+    # --debug: the CPU demo, a few steps on a small generated set; explicit --section.key arguments still win.
+    debug_overrides = ["train.max_steps=6", "data.train=[gen:dbbench:16, gen:alfworld:8]", "train.eval_steps=3",
+                       "train.save_steps=3", "train.logging_steps=1", "train.output_dir=runs/notebook_debug"]
+    arg_overrides = (debug_overrides if debug else []) + config_overrides(
+        args, shorthands={"max_steps": "train.max_steps", "output_dir": "train.output_dir"})
     presets = sorted(glob.glob("configs/*.yaml"))
     default = str(args.get("config") or "configs/debug.yaml")
     config_path = mo.ui.dropdown(options=presets or [default], value=default if default in presets else None,
                                  label="run config")
-    max_steps = mo.ui.number(start=-1, stop=100000, value=int(args.get("max_steps", 6 if debug else -1)),
-                             label="max_steps (-1 = by epochs)")
-    run = mo.ui.run_button(label="Train")
-    mo.vstack([mo.md("## Supervised fine-tuning"), config_path, max_steps, run])
-    return args, config_path, debug, default, max_steps, run
+    config_path
+    return arg_overrides, config_path, debug, default
 
 
 @app.cell
-def _(args, config_dict_view, config_path, debug, default, load_sft_config, max_steps, mo):
-    overrides = [f"train.max_steps={max_steps.value}"]
-    if debug:
-        overrides += ["data.train=[gen:dbbench:16, gen:alfworld:8]", "train.eval_steps=3", "train.save_steps=3",
-                      "train.logging_steps=1", "train.output_dir=runs/notebook_debug"]
-    cfg = load_sft_config(config_path.value or default, overrides)
+def _(arg_overrides, config_path, default, load_sft_config, mo):
+    # The widgets start at the chosen config's values (after the command-line overrides), so leaving them
+    # alone trains exactly what the YAML says.
+    base_cfg = load_sft_config(config_path.value or default, arg_overrides)
+    max_steps = mo.ui.number(start=-1, stop=100000, value=base_cfg.train.max_steps,
+                             label="max_steps (-1 = by epochs)")
+    output_dir = mo.ui.text(value=base_cfg.train.output_dir, label="output_dir", full_width=True)
+    run = mo.ui.run_button(label="Train")
+    mo.vstack([mo.md("## Supervised fine-tuning"), max_steps, output_dir, run])
+    return base_cfg, max_steps, output_dir, run
+
+
+@app.cell
+def _(arg_overrides, base_cfg, changed_overrides, config_dict_view, config_path, default, load_sft_config,
+      max_steps, output_dir):
+    widget_overrides = changed_overrides(
+        base_cfg, {"train.max_steps": max_steps.value, "train.output_dir": output_dir.value})
+    cfg = load_sft_config(config_path.value or default, arg_overrides + widget_overrides)
     config_dict_view(cfg)
     return (cfg,)
 
@@ -91,13 +113,23 @@ def _(cfg, encode_messages, load_sources, load_tokenizer, mo, show_mask):
 
 
 @app.cell
-def _(build_sft_trainer, cfg, debug, mo, run, train):
+def _(build_sft_trainer, cfg, debug, mo, run, shows_html, train, use_plain_progress):
     # In marimo, wait for the button; in Jupyter/Colab (exported) and in script mode, running the cell trains.
     mo.stop(mo.running_in_notebook() and not (run.value or debug), mo.md("Press **Train** to start."))
     setup = build_sft_trainer(cfg)
+    if not shows_html():
+        use_plain_progress(setup.trainer)
+    # A finished run is not trained again; resuming an older run's checkpoint replaces its final/ (the
+    # notice says so, and names a merged/ export that would then be stale).
     result = train(setup, cfg)
-    mo.md(f"Trained {result.global_step} steps; adapter saved to `{result.adapter_dir}`. "
-          f"Context: {setup.context_train.summary()}")
+    if result.already_finished:
+        summary = f"Nothing trained: {setup.notice}"
+    else:
+        resumed = f" (resumed from `{result.resumed_from}`)" if result.resumed_from else ""
+        summary = (f"Trained {result.global_step} steps{resumed}; adapter saved to `{result.adapter_dir}`. "
+                   f"Context: {setup.context_train.summary()}")
+    print(summary)
+    mo.vstack([mo.callout(mo.md(setup.notice), kind="warn") if setup.notice else mo.md(""), mo.md(summary)])
     return (result,)
 
 

@@ -4,6 +4,9 @@ Colab-ready Jupyter notebooks whose first cell installs the toolkit (`scripts/ex
 Notebooks read their arguments with `cli_args()` rather than `mo.cli_args()`: the latter raises outside a
 marimo runtime, i.e. in the exported ipynb on Colab or Jupyter. There `cli_args()` parses the
 ABTUNE_NOTEBOOK_ARGS environment variable instead (e.g. "--debug --family qwen2.5"), empty by default.
+A notebook that runs a config turns its arguments into overrides with `config_overrides` (`--train.max_steps 2`
+-> `train.max_steps=2`) and its widgets with `changed_overrides`, so only what the user gave or changed
+overrides the YAML; `shows_html()` tells a notebook frontend from script mode (plain progress there).
 
     python -m agentbench_tuning.notebooks list                      # the marimo notebooks in the repo
     python -m agentbench_tuning.notebooks requirement --repo https://github.com/ORG/REPO --ref v0.1
@@ -24,6 +27,7 @@ import shlex
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 NOTEBOOK_DIRS = ("training", "dataset", "eval")
 DEFAULT_EXTRAS = "vllm,qlora,track"
@@ -40,7 +44,11 @@ def parse_args(text: str) -> dict[str, str | int | float]:
         if not tokens[i].startswith("-"):
             raise ValueError(f"notebook arguments {text!r}: expected --key, got {tokens[i]!r}")
         key = tokens[i].lstrip("-")
-        if i + 1 < len(tokens) and not tokens[i + 1].startswith("--"):
+        if "=" in key:  # --key=value
+            key, value = key.split("=", 1)
+            args[key] = _number_or_text(value)
+            i += 1
+        elif i + 1 < len(tokens) and not tokens[i + 1].startswith("--"):
             args[key] = _number_or_text(tokens[i + 1])
             i += 2
         else:
@@ -66,6 +74,52 @@ def cli_args() -> dict:
     if mo.app_meta().mode in ("script", "edit", "run"):
         return dict(mo.cli_args())
     return parse_args(os.environ.get("ABTUNE_NOTEBOOK_ARGS", ""))
+
+
+def config_overrides(args: dict, own: tuple[str, ...] = ("config", "debug"),
+                     shorthands: dict[str, str] | None = None) -> list[str]:
+    """The config overrides a notebook's arguments give: `--train.max_steps 2` -> "train.max_steps=2" for any
+    `section.key`, and `shorthands` such as {"max_steps": "train.max_steps"}. The notebook's `own` arguments
+    are skipped; anything else is an error naming it. Arguments not given override nothing."""
+    shorthands = shorthands or {}
+    overrides = []
+    for key, value in args.items():
+        if key in own:
+            continue
+        target = shorthands.get(key, key)
+        if "." not in target:
+            raise ValueError(
+                f"notebook argument --{key}: not a config key; pass --section.key value "
+                f"(e.g. --train.max_steps 2), or one of --{', --'.join([*own, *shorthands])}"
+            )
+        if isinstance(value, list):
+            raise ValueError(f"notebook argument --{key} given {len(value)} times: {value!r}; give it once")
+        overrides.append(f"{target}={str(value).lower() if isinstance(value, bool) else value}")
+    return overrides
+
+
+def changed_overrides(cfg: Any, values: dict[str, Any]) -> list[str]:
+    """`section.key=value` for each widget value that differs from `cfg`'s: a widget still at the value it
+    started from (the config's own) overrides nothing."""
+    overrides = []
+    for key, value in values.items():
+        section, field = key.split(".")
+        if getattr(getattr(cfg, section), field) != value:
+            overrides.append(f"{key}={value}")
+    return overrides
+
+
+def shows_html() -> bool:
+    """Whether rich output renders here: a marimo notebook open in the browser, or an IPython kernel (Jupyter,
+    Colab). False in script mode (`python nb.py`), where transformers would still pick its notebook progress
+    bar (it takes any process that imported marimo for a notebook) and print `<IPython...HTML object>`."""
+    import marimo as mo
+
+    if mo.running_in_notebook():
+        return True
+    ipython = sys.modules.get("IPython")
+    shell = ipython.get_ipython() if ipython else None
+    return shell is not None and "IPKernelApp" in shell.config
 
 
 def find_notebooks(root: str | os.PathLike = ".") -> list[Path]:

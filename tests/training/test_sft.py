@@ -11,34 +11,9 @@ import pytest
 import torch
 from transformers import TrainerCallback
 
-from agentbench_tuning.config import load_sft_config
 from agentbench_tuning.training.sft import build_sft_trainer, train
 
 pytestmark = pytest.mark.slow
-
-
-def config(tmp_path, sft_file, *extra: str):
-    overrides = [
-        "model.name_or_path=tiny:qwen2.5",
-        f"data.train=[{sft_file}]",
-        "data.max_length=256",
-        "data.eval_fraction=0.1",
-        f"train.output_dir={tmp_path / 'run'}",
-        "train.max_steps=8",
-        "train.per_device_train_batch_size=4",
-        "train.gradient_accumulation_steps=1",
-        "train.learning_rate=3e-3",
-        "train.warmup_ratio=0.0",
-        "train.logging_steps=1",
-        "train.eval_steps=4",
-        "train.save_steps=4",
-        "train.gradient_checkpointing=false",
-        "train.precision=fp32",
-        "lora.r=8",
-        "lora.dropout=0.0",
-        *extra,
-    ]
-    return load_sft_config(None, overrides)
 
 
 def snapshot(model, lora: bool) -> dict[str, torch.Tensor]:
@@ -50,9 +25,9 @@ def snapshot(model, lora: bool) -> dict[str, torch.Tensor]:
 
 
 @pytest.fixture(scope="module")
-def lora_run(tmp_path_factory, sft_file):
+def lora_run(tmp_path_factory, tiny_config):
     tmp_path = tmp_path_factory.mktemp("lora")
-    cfg = config(tmp_path, sft_file)
+    cfg = tiny_config(tmp_path)
     setup = build_sft_trainer(cfg)
     model = setup.trainer.model
     before_lora, before_base = snapshot(model, lora=True), snapshot(model, lora=False)
@@ -107,8 +82,8 @@ class CrashAt(TrainerCallback):
             raise KeyboardInterrupt(f"simulated kill at step {self.step}")
 
 
-def test_killed_run_resumes_from_last_checkpoint(tmp_path, sft_file):
-    cfg = config(tmp_path, sft_file, "train.max_steps=6", "train.save_steps=2", "train.eval_steps=2")
+def test_killed_run_resumes_from_last_checkpoint(tmp_path, tiny_config):
+    cfg = tiny_config(tmp_path, "train.max_steps=6", "train.save_steps=2", "train.eval_steps=2")
     with pytest.raises(KeyboardInterrupt):
         train(build_sft_trainer(cfg, callbacks=[CrashAt(5)]), cfg)
     checkpoints = sorted(p.name for p in (tmp_path / "run").glob("checkpoint-*"))
@@ -120,11 +95,10 @@ def test_killed_run_resumes_from_last_checkpoint(tmp_path, sft_file):
     assert logged_steps == [1, 2, 3, 4, 5, 6]  # steps 1-4 from the checkpoint's state, 5-6 run again
 
 
-def test_qlora_runs_on_cpu_and_leaves_4bit_base_untouched(tmp_path, sft_file):
+def test_qlora_runs_on_cpu_and_leaves_4bit_base_untouched(tmp_path, tiny_config):
     pytest.importorskip("bitsandbytes")
-    cfg = config(
+    cfg = tiny_config(
         tmp_path,
-        sft_file,
         "model.name_or_path=tiny:qwen3-2507",
         "model.quantization=4bit",
         "train.max_steps=3",

@@ -6,54 +6,44 @@ covers exactly each assistant turn's content and its `<|im_end|>`, rendered by t
     abtune sft --config configs/debug.yaml
     accelerate launch --config_file configs/accelerate/ddp.yaml -m agentbench_tuning.cli sft --config X.yaml
 
-Steps: load_policy -> prepare_sft_data -> build_sft_trainer -> train (resumes the last checkpoint) ->
-save the adapter + tokenizer + resolved config.
+Steps: load_policy -> prepare_sft_data -> build_sft_trainer -> train (resumes the newest complete
+checkpoint; a finished run is reported, not trained again) -> save the adapter + tokenizer + resolved config.
+The resume rules and the arguments shared with the other methods live in `training/runtime.py`.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 
 from agentbench_tuning.chat import ContextReport
-from agentbench_tuning.config import LoraSettings, SFTRunConfig, TrainSettings, config_to_dict
+from agentbench_tuning.config import SFTRunConfig, TrainSettings
+from agentbench_tuning.training.runtime import (
+    FinishedRun,
+    find_resume_checkpoint,
+    finished_run,
+    lora_config,
+    quiet_optional_kernels_probe,
+    resolve_precision,
+    restore_final,
+    resume_notice,
+    save_final_state,
+    training_arguments,
+    write_run_files,
+)
 
+__all__ = ["SFTResult", "SFTSetup", "build_sft_trainer", "lora_config", "resolve_precision", "run_sft", "sft_args",
+           "train"]
 
-def resolve_precision(precision: str) -> str:
-    """ "auto" -> bf16 on GPUs that have it (A100, L4, H100), fp16 on a T4, fp32 on CPU."""
-    if precision != "auto":
-        return precision
-    import torch
-
-    if not torch.cuda.is_available():
-        return "fp32"
-    return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
-
-
-def lora_config(settings: LoraSettings):
-    from peft import LoraConfig
-
-    return LoraConfig(
-        r=settings.r,
-        lora_alpha=settings.alpha,
-        lora_dropout=settings.dropout,
-        target_modules=settings.target_modules,
-        use_rslora=settings.use_rslora,
-        bias="none",
-        task_type="CAUSAL_LM",
-    )
+logger = logging.getLogger(__name__)
 
 
 def sft_args(train: TrainSettings, max_length: int, has_eval: bool):
-    """Map our settings to TRL's SFTConfig (one place, flat)."""
-    import torch
+    """Map our settings to TRL's SFTConfig: the shared TrainingArguments plus SFT's own fields."""
     from trl import SFTConfig
 
-    from agentbench_tuning.tracking import report_to
-
-    precision = resolve_precision(train.precision)
-    on_cpu = not torch.cuda.is_available()
     eval_kwargs = {}
     if has_eval:
         eval_kwargs = dict(eval_strategy="steps", eval_steps=train.eval_steps)
@@ -61,37 +51,7 @@ def sft_args(train: TrainSettings, max_length: int, has_eval: bool):
             eval_kwargs.update(
                 load_best_model_at_end=True, metric_for_best_model="eval_loss", greater_is_better=False
             )
-    return SFTConfig(
-        output_dir=train.output_dir,
-        num_train_epochs=train.num_train_epochs,
-        max_steps=train.max_steps,
-        per_device_train_batch_size=train.per_device_train_batch_size,
-        per_device_eval_batch_size=train.per_device_eval_batch_size,
-        gradient_accumulation_steps=train.gradient_accumulation_steps,
-        learning_rate=train.learning_rate,
-        lr_scheduler_type=train.lr_scheduler_type,
-        warmup_steps=train.warmup_ratio,  # transformers 5 reads a float < 1 as a ratio of the total steps
-        weight_decay=train.weight_decay,
-        max_grad_norm=train.max_grad_norm,
-        bf16=precision == "bf16",
-        fp16=precision == "fp16",
-        use_cpu=on_cpu,
-        gradient_checkpointing=train.gradient_checkpointing,
-        gradient_checkpointing_kwargs={"use_reentrant": False},
-        max_length=max_length,
-        packing=train.packing,
-        logging_steps=train.logging_steps,
-        save_strategy="steps",
-        save_steps=train.save_steps,
-        save_total_limit=train.save_total_limit,
-        seed=train.seed,
-        data_seed=train.seed,
-        report_to=report_to(train.report_to) or "none",
-        run_name=train.run_name,
-        optim=train.optim if not on_cpu or "fused" not in train.optim else "adamw_torch",
-        dataloader_pin_memory=not on_cpu,
-        **eval_kwargs,
-    )
+    return SFTConfig(**training_arguments(train), max_length=max_length, packing=train.packing, **eval_kwargs)
 
 
 @dataclass
@@ -100,22 +60,13 @@ class SFTSetup:
     resume_from: str | None
     context_train: ContextReport
     context_eval: ContextReport | None
-
-
-def find_resume_checkpoint(output_dir: str, resume: str) -> str | None:
-    if resume == "never":
-        return None
-    if resume != "auto":
-        if not Path(resume).is_dir():
-            raise FileNotFoundError(f"train.resume={resume!r}: no such checkpoint directory")
-        return resume
-    from transformers.trainer_utils import get_last_checkpoint
-
-    return get_last_checkpoint(output_dir) if Path(output_dir).is_dir() else None
+    finished: FinishedRun | None = None  # set when the output dir holds this config's finished run
+    notice: str | None = None  # what resuming or re-running does, for the notebook and the log
 
 
 def build_sft_trainer(cfg: SFTRunConfig, callbacks: list | None = None) -> SFTSetup:
-    """Model, tokenizer, data and TRL trainer for `cfg` (validated)."""
+    """Model, tokenizer, data and TRL trainer for `cfg` (validated), and where training resumes from."""
+    quiet_optional_kernels_probe()
     from transformers import EarlyStoppingCallback
     from trl import SFTTrainer
 
@@ -142,12 +93,10 @@ def build_sft_trainer(cfg: SFTRunConfig, callbacks: list | None = None) -> SFTSe
         peft_config=lora_config(cfg.lora) if cfg.lora.enabled else None,
         callbacks=callbacks,
     )
-    return SFTSetup(
-        trainer=trainer,
-        resume_from=find_resume_checkpoint(cfg.train.output_dir, cfg.train.resume),
-        context_train=data.context_train,
-        context_eval=data.context_eval,
-    )
+    finished = finished_run(cfg.train)
+    resume_from = None if finished else find_resume_checkpoint(cfg.train.output_dir, cfg.train.resume)
+    notice = finished.message() if finished else resume_from and resume_notice(cfg.train.output_dir, resume_from)
+    return SFTSetup(trainer, resume_from, data.context_train, data.context_eval, finished, notice)
 
 
 @dataclass
@@ -157,30 +106,39 @@ class SFTResult:
     global_step: int
     resumed_from: str | None
     log_history: list[dict]
+    already_finished: bool = False  # True: nothing was trained, this is the earlier run's result
 
     @property
     def losses(self) -> list[float]:
         return [entry["loss"] for entry in self.log_history if "loss" in entry]
 
 
+def _finished_result(finished: FinishedRun) -> SFTResult:
+    restore_final(finished)
+    logger.warning(finished.message())
+    return SFTResult(
+        finished.output_dir, finished.adapter_dir, finished.global_step, None, finished.log_history, True
+    )
+
+
 def train(setup: SFTSetup, cfg: SFTRunConfig) -> SFTResult:
-    """Train (from the last checkpoint if there is one), then save the adapter, tokenizer and config."""
-    import yaml
-
-    from agentbench_tuning.tracking import save_run_metadata
-
+    """Train (from the newest complete checkpoint if there is one), then save the adapter, tokenizer, config
+    and trainer state in `final/`. A finished run returns its result without training."""
+    if setup.finished:
+        return _finished_result(setup.finished)
     trainer = setup.trainer
     out = Path(cfg.train.output_dir)
     main_process = trainer.is_world_process_zero()  # under DDP every rank runs this; one writes the files
     if main_process:
-        out.mkdir(parents=True, exist_ok=True)
-        (out / "resolved_config.yaml").write_text(yaml.safe_dump(config_to_dict(cfg), sort_keys=False))
-        save_run_metadata(out, config_to_dict(cfg), [cfg.train.seed, cfg.data.seed], kind="sft")
+        if setup.notice:
+            logger.warning(setup.notice)
+        write_run_files(cfg, [cfg.train.seed, cfg.data.seed], kind="sft")
     trainer.train(resume_from_checkpoint=setup.resume_from)
     adapter_dir = out / "final"
     trainer.save_model(str(adapter_dir))  # saves on the main process only
     if main_process:
         trainer.processing_class.save_pretrained(str(adapter_dir))
+        save_final_state(trainer, cfg)
         reports = {"train": setup.context_train.summary(), "eval": setup.context_eval and setup.context_eval.summary()}
         (out / "context_report.json").write_text(json.dumps(reports, indent=2))
     return SFTResult(
@@ -189,4 +147,8 @@ def train(setup: SFTSetup, cfg: SFTRunConfig) -> SFTResult:
 
 
 def run_sft(cfg: SFTRunConfig, callbacks: list | None = None) -> SFTResult:
+    """Build and train; a finished run is reported before any model is loaded."""
+    finished = finished_run(cfg.train)
+    if finished:
+        return _finished_result(finished)
     return train(build_sft_trainer(cfg, callbacks), cfg)
