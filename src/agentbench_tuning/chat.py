@@ -77,8 +77,9 @@ def template_form(tokenizer) -> TemplateForm:
     Checked: the rendering of [user, assistant] is the rendering of [user] with the generation prompt,
     then the content, then the end of turn; the end of turn holds a special token; the rendered text
     tokenizes to exactly `apply_chat_template(tokenize=True)`'s ids; and token boundaries fall exactly at
-    the content's end and the end-of-turn's end, so the mask never splits a token. Cached per tokenizer
-    and chat template.
+    the content's end and the end-of-turn's end, so the mask never splits a token; and the generation
+    prompt alone tokenizes to a prefix of those ids, so the ids trained on are the ids the served model
+    continues from. Cached per tokenizer and chat template.
     """
     cached = _FORMS.get(tokenizer)
     if cached is not None and cached[0] == tokenizer.chat_template:
@@ -112,6 +113,14 @@ def _read_template_form(tokenizer) -> TemplateForm:
             "does not render. Fix the tokenizer config (add_bos_token) or the template."
         )
     # Named special tokens plus added tokens flagged special (Llama 3's <|eot_id|> is only the latter).
+    prefix_ids = list(tokenizer(prefix, add_special_tokens=False)["input_ids"])
+    if ids[: len(prefix_ids)] != prefix_ids:
+        raise ValueError(
+            f"{name}: the generation prompt {prefix[-30:]!r} tokenizes differently on its own than before the "
+            f"assistant content ({prefix_ids[-3:]} vs {ids[len(prefix_ids) - 3 : len(prefix_ids)]}), so trained "
+            "ids would differ from what the served model sees; e.g. a prompt ending in a space merges with the "
+            "content's first word. Use a template whose generation prompt ends at a token boundary."
+        )
     special = set(tokenizer.all_special_ids) | {
         i for i, t in tokenizer.added_tokens_decoder.items() if t.special
     }
