@@ -99,9 +99,7 @@ def test_trl_generation_template_differs_only_by_the_turn_newlines(tokenizers, f
     assert trl["input_ids"] == ours.input_ids
     trl_mask = trl["assistant_masks"]
     ours_mask = [int(label != IGNORE_INDEX) for label in ours.labels]
-    only_trl = {
-        ours.input_ids[i] for i, (a, b) in enumerate(zip(trl_mask, ours_mask, strict=False)) if a and not b
-    }
+    only_trl = {ours.input_ids[i] for i, (a, b) in enumerate(zip(trl_mask, ours_mask, strict=False)) if a and not b}
     only_ours = [i for i, (a, b) in enumerate(zip(trl_mask, ours_mask, strict=False)) if b and not a]
     assert only_ours == []
     assert only_trl == {198}  # "\n" only
@@ -111,9 +109,7 @@ def test_loss_false_masks_the_whole_turn(tokenizers):
     tok = tokenizers["qwen2.5"]
     messages = conversation(2, system=False, masked_turn=1)
     enc = encode_messages(messages, tok)
-    decoded = tok.decode(
-        [t for t, lab in zip(enc.input_ids, enc.labels, strict=False) if lab != IGNORE_INDEX]
-    )
+    decoded = tok.decode([t for t, lab in zip(enc.input_ids, enc.labels, strict=False) if lab != IGNORE_INDEX])
     assert ASSISTANT_TEXTS[0] in decoded and "open fridge" not in decoded
 
 
