@@ -123,15 +123,19 @@ def _require_gguf_package(source: GGUFSource) -> None:
         )
 
 
-def load_gguf_tokenizer(source: GGUFSource):
-    """The tokenizer and chat template stored in the GGUF file (a few seconds; no weights read)."""
+def load_gguf_tokenizer(source: GGUFSource, model_max_length: int | None = None):
+    """The tokenizer and chat template stored in the GGUF file (a few seconds; no weights read).
+
+    GGUF tokenizers carry no length limit; the model's context (read from the file unless given) is the
+    honest one, and context budgets read it."""
     from transformers import AutoConfig, AutoTokenizer
 
     _require_gguf_package(source)
     tokenizer = AutoTokenizer.from_pretrained(str(source.directory), gguf_file=source.file)
-    # GGUF tokenizers carry no length limit; the model's context is the honest one (eval budgets read it).
-    config = AutoConfig.from_pretrained(str(source.directory), gguf_file=source.file)
-    tokenizer.model_max_length = config.max_position_embeddings
+    if model_max_length is None:
+        config = AutoConfig.from_pretrained(str(source.directory), gguf_file=source.file)
+        model_max_length = config.max_position_embeddings
+    tokenizer.model_max_length = model_max_length
     return tokenizer
 
 
@@ -153,9 +157,15 @@ def load_gguf(source: GGUFSource):
     with torch.device("meta"):
         model = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
     model.load_state_dict(loaded.state_dict(), strict=True, assign=True)
+    # Non-persistent buffers (RoPE inv_freq) are not in the state dict; take them from the loaded model.
+    buffers = dict(loaded.named_buffers())
+    for name, buffer in model.named_buffers():
+        if buffer.is_meta:
+            owner, _, attr = name.rpartition(".")
+            model.get_submodule(owner).register_buffer(attr, buffers[name], persistent=False)
     model.tie_weights()
     model.generation_config = loaded.generation_config
-    return model.eval(), load_gguf_tokenizer(source)
+    return model.eval(), load_gguf_tokenizer(source, config.max_position_embeddings)
 
 
 def _stamp(source: GGUFSource) -> dict:
