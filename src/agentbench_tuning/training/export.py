@@ -2,7 +2,10 @@
 
 The merged model is saved as safetensors with the tokenizer and its chat template (`chat_template.jinja`
 and `tokenizer_config.json`), then reloaded from disk and checked against the adapter model: both must
-give the same logits on a probe conversation within a stated tolerance.
+give the same logits on a probe conversation within a stated tolerance. Any chat model works as the base
+(Qwen, SmolLM2, a GGUF spec such as `smollm2`): the chat template's end-of-turn token is read off the
+tokenizer (`chat.template_form`) and added to the generation config's eos ids when missing, so that
+`vllm serve` and `generate()` stop where the template ends an assistant turn.
 
     abtune export --adapter runs/sft/final --out runs/sft/merged
 
@@ -64,6 +67,17 @@ def _probe_logits(model, tokenizer):
         return model(input_ids=ids["input_ids"].to(model.device)).logits.float().cpu()
 
 
+def _stop_at_end_of_turn(generation_config, tokenizer) -> None:
+    """Make the template's end-of-turn token an eos id (checking the template form on the way)."""
+    from agentbench_tuning.chat import template_form
+
+    stop = template_form(tokenizer).stop_id
+    eos = generation_config.eos_token_id
+    eos_ids = [] if eos is None else eos if isinstance(eos, list) else [eos]
+    if stop not in eos_ids:
+        generation_config.eos_token_id = eos_ids + [stop]
+
+
 def export_merged(adapter_dir: str | Path, out_dir: str | Path, base: str | None = None, dtype: str = "auto"):
     """Merge, save, reload, compare. Returns an ExportReport; raises if the logits disagree."""
     from transformers import AutoModelForCausalLM
@@ -73,17 +87,19 @@ def export_merged(adapter_dir: str | Path, out_dir: str | Path, base: str | None
     base = base or adapter_base(adapter_dir)
     policy = load_policy(base, lora=str(adapter_dir), dtype=dtype)
     dtype_name = str(torch_dtype(dtype)).removeprefix("torch.")
-    reference = _probe_logits(policy.model, policy.tokenizer)
-    merged = policy.model.merge_and_unload()
-    out_dir = Path(out_dir)
-    merged.save_pretrained(out_dir, safe_serialization=True)
     # The adapter dir carries the tokenizer saved by the trainer; prefer it, so a template shipped with the
-    # adapter travels with the merged model. Fall back to the base model's tokenizer.
+    # adapter travels with the merged model. Fall back to the base model's tokenizer. Both logit probes
+    # use this one tokenizer: a template of the adapter's own renders the probe to other ids.
     tokenizer = policy.tokenizer
     if (Path(adapter_dir) / "tokenizer_config.json").is_file():
         from transformers import AutoTokenizer
 
         tokenizer = AutoTokenizer.from_pretrained(str(adapter_dir))
+    reference = _probe_logits(policy.model, tokenizer)
+    merged = policy.model.merge_and_unload()
+    out_dir = Path(out_dir)
+    _stop_at_end_of_turn(merged.generation_config, tokenizer)
+    merged.save_pretrained(out_dir, safe_serialization=True)
     tokenizer.save_pretrained(out_dir)
     reloaded = AutoModelForCausalLM.from_pretrained(out_dir, dtype=torch_dtype(dtype))
     diff = float((_probe_logits(reloaded, tokenizer) - reference).abs().max())
