@@ -82,7 +82,7 @@ class TrainSettings:
     early_stopping_patience: int | None = None  # evaluations without improvement of eval_loss
     resume: str = "auto"  # auto (last checkpoint in output_dir, if any) | never | a checkpoint path
     seed: int = 42
-    report_to: str = "none"  # none | wandb | wandb-offline | tensorboard
+    report_to: str = "none"  # none | wandb | wandb-offline | tensorboard | mlflow (local SQLite store by default)
     run_name: str | None = None
     optim: str = "adamw_torch"
 
@@ -212,7 +212,7 @@ class SFTRunConfig:
         _choice("model.quantization", m.quantization, (None, "4bit"))
         _choice("data.overlong", d.overlong, ("drop", "truncate_turns"))
         _choice("train.precision", t.precision, ("auto", "bf16", "fp16", "fp32"))
-        _choice("train.report_to", t.report_to, ("none", "wandb", "wandb-offline", "tensorboard"))
+        _choice("train.report_to", t.report_to, ("none", "wandb", "wandb-offline", "tensorboard", "mlflow"))
         if m.quantization and not lora.enabled:
             raise ConfigError("model.quantization=4bit needs lora.enabled=true (QLoRA trains adapters only)")
         if t.packing and "flash" not in m.attn_implementation:
@@ -349,12 +349,16 @@ def _apply_override(tree: dict, override: str, cls) -> None:
 KINDS = {"sft": SFTRunConfig, "eval": EvalRunConfig}
 
 
-def load_config(source: str | Path | dict | None, kind: str, overrides: list[str] | tuple[str, ...] = ()):
-    """Load a run config of `kind` from a YAML file or a dict, apply `key=value` overrides, type-check and
-    validate it. Errors name the file, line and key (for a dict: the dotted key)."""
-    if kind not in KINDS:
+def load_config(source: str | Path | dict | None, kind: str | type, overrides: list[str] | tuple[str, ...] = ()):
+    """Load a run config of `kind` (a name of `KINDS`, or a run-config dataclass with `validate()` defined next
+    to its method, e.g. `experiments.settings.SweepRunConfig`) from a YAML file or a dict, apply `key=value`
+    overrides, type-check and validate it. Errors name the file, line and key (for a dict: the dotted key)."""
+    if isinstance(kind, type):
+        cls = kind
+    elif kind in KINDS:
+        cls = KINDS[kind]
+    else:
         raise ConfigError(f"unknown config kind {kind!r}; choose one of {', '.join(KINDS)}")
-    cls = KINDS[kind]
     if isinstance(source, dict):
         values, lines, where = copy.deepcopy(source), {}, "<dict>"
     elif source is None:
