@@ -301,7 +301,7 @@ def _end_of_run(out: Path) -> tuple[dict, dict, Path] | None:
     if newest is None:
         return None
     state = json.loads((newest / "trainer_state.json").read_text())
-    if state["global_step"] < state.get("max_steps", 0):
+    if "max_steps" not in state or state["global_step"] < state["max_steps"]:
         return None
     return state, _recorded_train_settings(out / "resolved_config.yaml"), newest
 
