@@ -80,7 +80,8 @@ class TrainSettings:
     save_steps: int = 100
     save_total_limit: int = 3
     early_stopping_patience: int | None = None  # evaluations without improvement of eval_loss
-    resume: str = "auto"  # auto (last checkpoint in output_dir, if any) | never | a checkpoint path
+    resume: str = "auto"  # auto (newest complete checkpoint in output_dir; a finished run is reported, not
+    # retrained) | never | a checkpoint path
     seed: int = 42
     report_to: str = "none"  # none | wandb | wandb-offline | tensorboard | mlflow (local SQLite store by default)
     run_name: str | None = None

@@ -78,9 +78,8 @@ def test_killed_sweep_resumes_without_redoing_a_trial(tmp_path):
 
 
 def _complete(cfg) -> int:
-    from optuna.trial import TrialState
-
     import optuna
+    from optuna.trial import TrialState
 
     try:  # read-only: open_study would fail the worker's live trial
         study = optuna.load_study(study_name=cfg.study.name, storage=f"sqlite:///{Path(cfg.out) / 'study.db'}")
@@ -160,3 +159,14 @@ def test_real_sweep_on_tiny_sft_trials(tmp_path):
     assert len([t for t in result.trials if t["state"] == "COMPLETE"]) == 2
     assert result.winner is not None and (tmp_path / "final").is_dir()
     assert (Path(result.candidates[0].per_seed and tmp_path) / "trials.md").is_file()
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "configs" / "sweeps").glob("*.yaml")) +
+                         sorted((ROOT / "configs" / "ablations").glob("*.yaml")), ids=lambda p: p.name)
+def test_shipped_experiment_configs_load(path):
+    from agentbench_tuning.config import launch_command
+
+    kind = SweepRunConfig if path.parent.name == "sweeps" else AblationRunConfig
+    cfg = load_config(path, kind)
+    assert launch_command(path) == f"abtune {'sweep' if kind is SweepRunConfig else 'ablate'} --config configs/{path.parent.name}/{path.name}"
+    assert Path(ROOT / cfg.base).is_file()

@@ -20,6 +20,7 @@ from typing import Any
 from agentbench_tuning.experiments.ranking import Candidate, rank_candidates
 from agentbench_tuning.experiments.settings import SweepRunConfig
 from agentbench_tuning.experiments.trials import SFTTrialRunner, TrialRunner, overrides_for
+from agentbench_tuning.locks import pid_alive
 from agentbench_tuning.records import write_json_atomic
 
 
@@ -68,20 +69,10 @@ def _retry_interrupted(study) -> None:
 
     for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
         owner = trial.user_attrs.get("pid")
-        if owner is not None and trial.user_attrs.get("host") == socket.gethostname() and _alive(owner):
+        if owner is not None and trial.user_attrs.get("host") == socket.gethostname() and pid_alive(owner):
             continue
         study._storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)
         study.enqueue_trial(trial.params, skip_if_exists=False)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _finished(study) -> int:

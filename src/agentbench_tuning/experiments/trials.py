@@ -49,7 +49,14 @@ def split_of(evaluation: EvaluationSettings, split: str) -> SplitSettings:
 def evaluate_adapter(model: str, adapter: Path, evaluation: EvaluationSettings, split: str,
                      out_dir: Path) -> TrialOutcome:
     """Score an adapter on every benchmark of the evaluation settings; the runs land in `out_dir/<benchmark>`."""
-    from agentbench_tuning.config import EvalRunConfig, EvalSettings, Limits, ModelConfig, RolloutSettings, Sampling
+    from agentbench_tuning.config import (
+        EvalRunConfig,
+        EvalSettings,
+        Limits,
+        ModelConfig,
+        RolloutSettings,
+        Sampling,
+    )
     from agentbench_tuning.eval.runner import evaluate
 
     part = split_of(evaluation, split)
