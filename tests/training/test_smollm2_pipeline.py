@@ -87,3 +87,20 @@ def test_the_transformers_generator_opens_the_spec_and_stops_at_its_end_of_turn(
     [gen] = generator.generate([Prompt(messages, ids, max_new_tokens=24)], Sampling())
     assert "Paris" in gen.text
     assert gen.finish_reason == STOP and gen.token_ids[-1] == 2  # <|im_end|>
+
+
+@pytest.mark.vllm
+def test_the_vllm_generator_opens_the_spec_and_stops_at_its_end_of_turn():
+    pytest.importorskip("vllm")
+    from agentbench_tuning.rollout.engines import ModelOptions, build_generator
+    from agentbench_tuning.rollout.generator import STOP, Prompt, Sampling, render_prompt
+
+    generator = build_generator(ModelOptions(model="smollm2", engine="vllm", max_context=2048))
+    try:
+        messages = [{"role": "user", "content": "What is the capital of France?"}]
+        ids = render_prompt(generator.tokenizer, messages)
+        [gen] = generator.generate([Prompt(messages, ids, max_new_tokens=24)], Sampling())
+    finally:
+        generator.close()
+    assert "Paris" in gen.text
+    assert gen.finish_reason == STOP and gen.token_ids[-1] == 2  # <|im_end|>
