@@ -78,10 +78,11 @@ def test_the_trained_adapter_exports(smol_run, tmp_path):
 
 
 def test_the_transformers_generator_opens_the_spec_and_stops_at_its_end_of_turn():
-    from agentbench_tuning.rollout.engines import ModelOptions, build_generator
+    from agentbench_tuning.config import RolloutSettings
+    from agentbench_tuning.rollout.engines import build_generator
     from agentbench_tuning.rollout.generator import STOP, Prompt, Sampling, render_prompt
 
-    generator = build_generator(ModelOptions(model="smollm2", engine="transformers"))
+    generator = build_generator("smollm2", RolloutSettings(engine="transformers"))
     messages = [{"role": "user", "content": "What is the capital of France?"}]
     ids = render_prompt(generator.tokenizer, messages)
     [gen] = generator.generate([Prompt(messages, ids, max_new_tokens=24)], Sampling())
@@ -92,10 +93,11 @@ def test_the_transformers_generator_opens_the_spec_and_stops_at_its_end_of_turn(
 @pytest.mark.vllm
 def test_the_vllm_generator_opens_the_spec_and_stops_at_its_end_of_turn():
     pytest.importorskip("vllm")
-    from agentbench_tuning.rollout.engines import ModelOptions, build_generator
+    from agentbench_tuning.config import Limits, RolloutSettings
+    from agentbench_tuning.rollout.engines import build_generator
     from agentbench_tuning.rollout.generator import STOP, Prompt, Sampling, render_prompt
 
-    generator = build_generator(ModelOptions(model="smollm2", engine="vllm", max_context=2048))
+    generator = build_generator("smollm2", RolloutSettings(engine="vllm", limits=Limits(max_context=2048)))
     try:
         messages = [{"role": "user", "content": "What is the capital of France?"}]
         ids = render_prompt(generator.tokenizer, messages)
