@@ -13,11 +13,12 @@ from .generate import sft_conversations
 from .grade import answers_match, answers_match_fc, summarize
 from .mysql_backend import MySQLBackend
 from .prompts import INSTRUCTION, import_agentbench_prompts
+from .sandbox import STATEMENT_TIMEOUT_S, DatabaseUnavailable, SQLError
 from .sqlite_backend import SQLiteBackend
 from .task import DBTask, load_tasks
 
 
-def make_backend(kind: str, db_url: str | None = None, timeout_s: float = 5.0) -> Backend:
+def make_backend(kind: str, db_url: str | None = None, timeout_s: float = STATEMENT_TIMEOUT_S) -> Backend:
     """`sqlite` (embedded) or `mysql` (needs `db_url`, e.g. from `abtune db status`)."""
     if kind == "sqlite":
         return SQLiteBackend(timeout_s=timeout_s)
@@ -30,7 +31,7 @@ def make_backend(kind: str, db_url: str | None = None, timeout_s: float = 5.0) -
 
 
 __all__ = [
-    "Agent", "Backend", "ContextLimitExceeded", "DBBenchEnv", "DBTask", "INSTRUCTION", "MAX_ROUNDS", "MySQLBackend",
+    "Agent", "Backend", "ContextLimitExceeded", "DatabaseUnavailable", "DBBenchEnv", "SQLError", "DBTask", "INSTRUCTION", "MAX_ROUNDS", "MySQLBackend",
     "ReplayAgents", "SQLiteBackend", "answers_match", "answers_match_fc", "evaluate",
     "EnvPool", "import_agentbench_prompts", "load_tasks", "make_backend", "oracle_agent", "run_episode", "server", "sft_conversations", "summarize",
 ]

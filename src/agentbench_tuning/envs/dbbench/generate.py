@@ -13,7 +13,6 @@ from __future__ import annotations
 import hashlib
 import json
 import random
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -110,12 +109,29 @@ def expert_turns(task: DBTask, plan: str, rng: random.Random, cfg: GenConfig) ->
     return turns
 
 
-def play_expert(env: DBBenchEnv, task: DBTask, turns: list[str]) -> tuple[list[dict[str, str]], bool]:
+def play_expert(env: DBBenchEnv, task: DBTask, turns: list[str]) -> tuple[list[dict[str, Any]], bool]:
+    """Play the expert's turns; (messages, whether the grader accepts the episode).
+
+    Masks come from the environment, not the text: the injected "Ok." and every turn whose statement raised an
+    SQL error (`info["action_failed"]`: the expert's deliberate mistakes) get `loss: False`, on every backend.
+    An observation the SQLite backend cannot vouch reads as on MariaDB fails generation instead of being kept.
+    """
     env.reset(task)
+    masked = {1}
     for turn in turns:
+        at = len(env.messages)  # where this assistant turn lands
         result = env.step(turn)
+        if result.info.get("action_failed"):
+            masked.add(at)
         if result.done:
-            return env.messages, bool(result.info["verdict"])
+            if env.backend.inexact:
+                raise RuntimeError(f"sample {task.index} ({task.type}): the {env.backend.name} backend cannot vouch "
+                                   f"that these observations read as on MariaDB: {env.backend.inexact}; generate "
+                                   "with --backend mysql, or keep the expert's SQL to what docs/dbbench.md lists")
+            messages: list[dict[str, Any]] = [dict(m) for m in env.messages]
+            for i in masked:
+                messages[i]["loss"] = False
+            return messages, bool(result.info["verdict"])
     raise RuntimeError(f"sample {task.index}: expert turns ended before the episode did")
 
 
@@ -179,14 +195,11 @@ def _write_lines(path: Path, objs: list[dict[str, Any]]) -> None:
     tmp.replace(path)
 
 
-_SQL_ERROR = re.compile(r"^\d{4} \([0-9A-Z]{5}\): ")
-
-
 def sft_conversations(n: int, seed: int = 1) -> list[dict[str, Any]]:
     """n SFT conversations from generated training tables (held-out tables excluded), on SQLite.
 
-    The harness's injected "Ok." and the expert's deliberate mistakes (turns answered by an SQL error) get
-    `loss: false`: the model learns to recover from an error, not to make it.
+    The masks are `play_expert`'s: the harness's injected "Ok." and the expert's deliberate mistakes (turns
+    whose statement raised an SQL error) are `loss: false`, so the model learns to recover, not to err.
     """
     from .sqlite_backend import SQLiteBackend
 
@@ -194,14 +207,5 @@ def sft_conversations(n: int, seed: int = 1) -> list[dict[str, Any]]:
     samples = [s for s in generate(cfg, SQLiteBackend()) if not s.heldout][:n]
     if len(samples) < n:
         raise RuntimeError(f"generator gave {len(samples)} training samples, {n} asked; raise the count")
-    conversations = []
-    for sample in samples:
-        messages = [dict(m) for m in sample.messages]
-        for i, message in enumerate(messages):
-            if message["role"] != "assistant":
-                continue
-            follows = messages[i + 1]["content"] if i + 1 < len(messages) else ""
-            if i == 1 or _SQL_ERROR.match(follows):
-                message["loss"] = False
-        conversations.append({"messages": messages, "task": "dbbench", "source": f"dbbench/{sample.task.type}"})
-    return conversations
+    return [{"messages": [dict(m) for m in sample.messages], "task": "dbbench", "source": f"dbbench/{sample.task.type}"}
+            for sample in samples]

@@ -2,7 +2,9 @@
 
 `start(data_dir)` initialises a data directory (once), starts `mariadbd` on 127.0.0.1 at a free port with the
 benchmark's settings (non-strict sql_mode, utf8mb4), creates an `abtune` user with a random password and
-writes `server.json` (pid, port, url) into the data directory. `stop(data_dir)` ends it by its PID.
+writes `server.json` (pid, port, url) into the data directory. `stop(data_dir)` ends it by its PID. Every
+`start` (of a new or an already running server) first cleans what killed runs left: prepared XA transactions,
+sandbox users and episode databases whose run is gone (`clean`).
 
     python -m agentbench_tuning.cli db start --dir /tmp/abtune-db
     python -m agentbench_tuning.cli db status --dir /tmp/abtune-db
@@ -12,6 +14,7 @@ writes `server.json` (pid, port, url) into the data directory. `stop(data_dir)` 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import secrets
 import shutil
@@ -148,6 +151,7 @@ def start(data_dir: str | Path = DEFAULT_DIR, timeout_s: float = 60.0) -> Server
     data = Path(data_dir).resolve()
     running = status(data)
     if running:
+        clean(running.url)
         return running
     _initialise(data)
     (data / "no-files").mkdir(exist_ok=True)
@@ -168,7 +172,26 @@ def start(data_dir: str | Path = DEFAULT_DIR, timeout_s: float = 60.0) -> Server
     tmp.write_text(json.dumps(asdict(info)))
     os.chmod(tmp, 0o600)
     os.replace(tmp, state)
+    clean(info.url)
     return info
+
+
+def clean(url: str) -> dict[str, list[str]]:
+    """Roll back orphan XA transactions and drop the users and databases of runs that are gone
+    (`mysql_backend.clean_orphans`: only names whose owner's server-side lock is free)."""
+    from .mysql_backend import MySQLURL, clean_orphans, connect
+    from .sandbox import ADMIN_READ_TIMEOUT_S
+
+    parsed = MySQLURL.parse(url)
+    conn = connect(parsed, parsed.user, parsed.password, ADMIN_READ_TIMEOUT_S)
+    try:
+        with conn.cursor() as cur:
+            done = clean_orphans(cur)
+    finally:
+        conn.close()
+    if any(done.values()):
+        logging.getLogger(__name__).warning("cleaned the server at %s:%s: %s", parsed.host, parsed.port, done)
+    return done
 
 
 def stop(data_dir: str | Path = DEFAULT_DIR, timeout_s: float = 30.0) -> bool:
