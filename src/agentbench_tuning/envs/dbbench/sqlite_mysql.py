@@ -184,9 +184,9 @@ def result_kinds(tree: exp.Expression | None, width: int) -> list[Kind]:
     """Kinds of a SELECT's `width` columns where they can be worked out (FROM tables only, no subquery source,
     no CTE); None for the others."""
     unknown: list[Kind] = [None] * width
-    if not isinstance(tree, exp.Select) or tree.args.get("with"):
+    if not isinstance(tree, exp.Select) or tree.find(exp.CTE):
         return unknown
-    sources = [tree.args.get("from"), *(tree.args.get("joins") or [])]
+    sources = [tree.args.get("from_"), *(tree.args.get("joins") or [])]
     if any(s is not None and s.find(exp.Subquery, exp.Values, exp.Unnest) for s in sources):
         return unknown
     if len(tree.expressions) == 1 and isinstance(tree.expressions[0], exp.Star):
