@@ -50,9 +50,9 @@ SANDBOX_PRIVILEGES = ("SELECT, INSERT, UPDATE, DELETE, CREATE, DROP, ALTER, INDE
                       "CREATE VIEW, SHOW VIEW, REFERENCES")
 _RUN = re.compile(r"abt_[0-9a-f]{12}")
 _EPISODE_DB = re.compile(r"(abt_[0-9a-f]{12})_\d+")
-# Server errors that mean the server, not the statement, failed: too many connections, access lost (user
-# dropped), shutdown in progress, network errors, connection killed by someone else.
-_SERVER_DOWN = {1040, 1045, 1053, 1152, 1153, 1154, 1155, 1156, 1157, 1158, 1159, 1160, 1161, 1927}
+# Server errors that mean the server, not the statement, failed: too many connections, shutdown in progress,
+# network errors, connection killed by someone else. (1045 "access denied" is also what LOAD DATA INFILE gets.)
+_SERVER_DOWN = {1040, 1053, 1152, 1153, 1154, 1155, 1156, 1157, 1158, 1159, 1160, 1161, 1927}
 _LOCK_TIMEOUTS = {1205, 1969, 3024}  # lock wait timeout, statement time limit (MariaDB, MySQL)
 
 
@@ -83,7 +83,8 @@ def is_infrastructure(err: Exception) -> bool:
 
 def connect(url: MySQLURL, user: str, password: str, read_timeout_s: float, database: str | None = None,
             autocommit: bool = True):
-    """A connection with connect, read and write timeouts; `DatabaseUnavailable` if the server cannot be reached."""
+    """A connection with connect, read and write timeouts; `DatabaseUnavailable` if the server cannot be reached
+    or refuses the account (a missing `database` is the caller's to handle: the model may have dropped it)."""
     timeout = max(1, math.ceil(read_timeout_s))
     try:
         conn = mysql.connector.connect(host=url.host, port=url.port, user=user, password=password,
@@ -94,9 +95,9 @@ def connect(url: MySQLURL, user: str, password: str, read_timeout_s: float, data
             # AgentBench's grader ran on MySQL 8 defaults: a 1024-byte group_concat (MariaDB's default is 1 MiB).
             cur.execute("SET SESSION group_concat_max_len = 1024")
     except mysql.connector.Error as err:
-        if is_infrastructure(err):
-            raise DatabaseUnavailable(f"cannot reach MySQL at {url.host}:{url.port}: {err}") from err
-        raise
+        if getattr(err, "errno", None) == 1049 and database is not None:
+            raise
+        raise DatabaseUnavailable(f"cannot connect to MySQL at {url.host}:{url.port} as {user}: {err}") from err
     return conn
 
 
@@ -225,15 +226,20 @@ class MySQLBackend:
             # v0.2 swallowed this set-up error (task.table_error says why); the episode runs without the table
 
     def _v02_names(self, text: str) -> str:
-        # The episode database reads as v0.2 named it: after the table.
-        return text.replace(self._db, self._task.table_name) if self._db and self._task else text
+        # The episode database reads as v0.2 named it (after the table), the sandbox user as v0.2's root.
+        if self._db and self._task:
+            text = text.replace(self._db, self._task.table_name)
+        return text.replace(self.run_id, "root")
 
     def _sandbox(self):
         if self._conn is None:
             if self._broken:
                 raise DatabaseUnavailable(f"MySQL backend unusable after an earlier failure ({self._broken})")
-            conn = connect(self.url, self.run_id, self._sandbox_password, self.turn_timeout_s, self._db,
-                           autocommit=False)
+            try:
+                conn = connect(self.url, self.run_id, self._sandbox_password, self.turn_timeout_s, self._db,
+                               autocommit=False)
+            except mysql.connector.Error:  # the model dropped its database: go on without one, as v0.2 did
+                conn = connect(self.url, self.run_id, self._sandbox_password, self.turn_timeout_s, autocommit=False)
             limit = (f"SET SESSION max_statement_time = {self.timeout_s}" if self._mariadb
                      else f"SET SESSION max_execution_time = {int(self.timeout_s * 1000)}")
             with conn.cursor() as cur:
