@@ -1,0 +1,176 @@
+"""Fault injection on throwaway MariaDB servers (never the shared one): a killed server, a frozen server,
+two runs side by side, and what killed runs leave behind. Infrastructure failures are never grades (issue 13).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import mysql.connector
+import pytest
+
+from agentbench_tuning.envs.dbbench import (
+    DatabaseUnavailable,
+    DBBenchEnv,
+    MySQLBackend,
+    SQLiteBackend,
+    evaluate,
+    oracle_agent,
+    server,
+)
+from agentbench_tuning.envs.dbbench.generate import GenConfig, generate
+from agentbench_tuning.envs.dbbench.mysql_backend import MySQLURL
+from agentbench_tuning.envs.dbbench.sandbox import ADMIN_READ_TIMEOUT_S, CONNECT_TIMEOUT_S, TURN_TIMEOUT_S
+from agentbench_tuning.eval.records import read_records
+
+pytestmark = [pytest.mark.mysql, pytest.mark.skipif(not server.binaries_available(), reason="needs mariadbd")]
+OP = "x\nAction: Operation\n```sql\n{}\n```"
+
+
+@pytest.fixture
+def own_server(tmp_path):
+    data = tmp_path / "db"
+    info = server.start(data)
+    yield data, info
+    for pid in {info.pid, *(s.pid for s in [server.status(data)] if s)}:
+        try:
+            os.kill(pid, signal.SIGCONT)
+        except ProcessLookupError:
+            pass
+    server.stop(data)
+
+
+@pytest.fixture(scope="module")
+def tasks():
+    return [s.task for s in generate(GenConfig(n=24, seed=5), SQLiteBackend())]
+
+
+def _kill(pid: int) -> None:
+    os.kill(pid, signal.SIGKILL)
+    os.waitpid(pid, 0)  # our child: reap it, so the port is really closed
+
+
+def test_killed_server_ends_episodes_ungraded(own_server, tasks, tmp_path):
+    data, info = own_server
+    killed_at = 10
+    env = DBBenchEnv(MySQLBackend(info.url))
+
+    def agent_factory(task):
+        if task.index == killed_at:
+            _kill(info.pid)
+        return oracle_agent(task)
+
+    with pytest.raises(DatabaseUnavailable, match="MySQL at 127.0.0.1"):
+        evaluate(tasks, env, agent_factory, tmp_path / "run")
+    records = list(read_records(tmp_path / "run" / "records.jsonl"))
+    assert [r["index"] for r in records] == list(range(killed_at))
+    assert all(r["verdict"] is True and r["status"] == "completed" for r in records)  # nothing graded wrong
+    started = time.monotonic()
+    with pytest.raises(DatabaseUnavailable):  # every later episode fails at once, ungraded
+        env.reset(tasks[killed_at + 1])
+    assert time.monotonic() - started < 1.0
+    env.backend.close()
+
+
+def test_frozen_server_fails_within_the_timeout(own_server, towns):
+    data, info = own_server
+    backend = MySQLBackend(info.url)
+    env = DBBenchEnv(backend)
+    env.reset(towns)
+    assert env.step(OP.format("SELECT 1")).observation == "[(1,)]"
+    os.kill(info.pid, signal.SIGSTOP)
+    try:
+        started = time.monotonic()
+        with pytest.raises(DatabaseUnavailable):
+            env.step(OP.format("SELECT 2"))
+        elapsed = time.monotonic() - started
+        assert elapsed < TURN_TIMEOUT_S + ADMIN_READ_TIMEOUT_S + 2
+        assert env.done  # the episode is over, ungraded
+        started = time.monotonic()
+        with pytest.raises(DatabaseUnavailable):
+            env.reset(towns)
+        assert time.monotonic() - started < 1.0
+        fresh_started = time.monotonic()
+        with pytest.raises(DatabaseUnavailable):  # a new backend cannot even connect
+            MySQLBackend(info.url)
+        assert time.monotonic() - fresh_started < CONNECT_TIMEOUT_S + ADMIN_READ_TIMEOUT_S + 2
+        backend.close()
+    finally:
+        os.kill(info.pid, signal.SIGCONT)
+
+
+def test_two_concurrent_oracle_runs_on_one_server(own_server, tasks, tmp_path):
+    _, info = own_server
+
+    def run(name: str) -> dict:
+        backend = MySQLBackend(info.url)
+        try:
+            return evaluate(tasks, DBBenchEnv(backend), oracle_agent, tmp_path / name)
+        finally:
+            backend.close()
+
+    with ThreadPoolExecutor(2) as pool:
+        summaries = list(pool.map(run, ["a", "b"]))
+    assert [s["overall_cat_accuracy"] for s in summaries] == [1.0, 1.0]
+    assert [s["status"] for s in summaries] == [{"completed": 1.0}] * 2
+
+
+ORPHAN = """
+import json, os, sys
+from agentbench_tuning.envs.dbbench import MySQLBackend, load_tasks
+backend = MySQLBackend(sys.argv[1])
+task = load_tasks(sys.argv[2])[0]
+backend.open(task)
+db = backend._db
+for sql in ("XA START 'orphan'", f"UPDATE `{db}`.`{task.table_name}` SET `{task.columns[0]}` = 'x'",
+            "XA END 'orphan'", "XA PREPARE 'orphan'"):
+    backend._admin_run(sql)
+print(json.dumps({"run": backend.run_id, "db": db}), flush=True)
+os._exit(0)  # killed: no clean-up
+"""
+
+
+def _admin(url: str):
+    parsed = MySQLURL.parse(url)
+    conn = mysql.connector.connect(host=parsed.host, port=parsed.port, user=parsed.user, password=parsed.password,
+                                   autocommit=True, use_pure=True)
+    return conn, conn.cursor()
+
+
+def test_killed_runs_leave_nothing_after_db_start(own_server, tasks, tmp_path):
+    data, info = own_server
+    sample = tmp_path / "one.jsonl"
+    sample.write_text(json.dumps({**tasks[0].to_sample(), "answer_md5": tasks[0].answer_md5}) + "\n")
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[3] / "src")}
+    done = subprocess.run([sys.executable, "-c", ORPHAN, info.url, str(sample)], capture_output=True, text=True,
+                          env=env, timeout=120)
+    orphan = json.loads(done.stdout)
+    _kill(info.pid)  # the prepared XA transaction survives the restart
+    info = server.start(data)  # cleans on start
+    conn, cur = _admin(info.url)
+    try:
+        cur.execute("XA RECOVER")
+        assert cur.fetchall() == []
+        cur.execute("SELECT COUNT(*) FROM mysql.user WHERE User = %s", (orphan["run"],))
+        assert cur.fetchall() == [(0,)]
+        cur.execute("SHOW DATABASES LIKE %s", (orphan["db"],))
+        assert cur.fetchall() == []
+        live = MySQLBackend(info.url)  # a live run keeps its user and database through another clean-up
+        live_env = DBBenchEnv(live)
+        started = time.monotonic()
+        live_env.reset(tasks[1])
+        assert time.monotonic() - started < 2.0  # no lock wait on a poisoned database
+        server.start(data)
+        cur.execute("SELECT COUNT(*) FROM mysql.user WHERE User = %s", (live.run_id,))
+        assert cur.fetchall() == [(1,)]
+        assert live_env.step(OP.format("SELECT 41 + 1")).observation == "[(42,)]"
+        live.close()
+    finally:
+        conn.close()
