@@ -4,6 +4,7 @@ two runs side by side, and what killed runs leave behind. Infrastructure failure
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -39,11 +40,10 @@ def own_server(tmp_path):
     data = tmp_path / "db"
     info = server.start(data)
     yield data, info
-    for pid in {info.pid, *(s.pid for s in [server.status(data)] if s)}:
-        try:
+    running = server.status(data)  # a test may have restarted it
+    for pid in {info.pid, *([running.pid] if running else [])}:
+        with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGCONT)
-        except ProcessLookupError:
-            pass
     server.stop(data)
 
 

@@ -120,10 +120,10 @@ def parse_sample(obj: Any, index: int, where: str, allow_broken_tables: bool = F
         raise ValueError(f'{where}: field "type" must be a one-element list of {SELECT_TYPES + MUTATING_TYPES}, '
                          f"got {types!r}")
     table = _require(obj, "table", dict, where)
-    name = _require(table, "table_name", str, where + ": table")
-    info = _require(table, "table_info", dict, where + ": table")
-    columns = _require(info, "columns", list, where + ": table.table_info")
-    rows = _require(info, "rows", list, where + ": table.table_info")
+    name = _require(table, "table_name", str, where + ":table")
+    info = _require(table, "table_info", dict, where + ":table")
+    columns = _require(info, "columns", list, where + ":table.table_info")
+    rows = _require(info, "rows", list, where + ":table.table_info")
     for i, col in enumerate(columns):
         if not isinstance(col, dict) or not isinstance(col.get("name"), str):
             raise ValueError(f'{where}: field "table.table_info.columns[{i}]" must be an object with a string "name"')
