@@ -11,6 +11,7 @@ from agentbench_tuning.envs.dbbench.grade import (
     parse_action,
     parse_answer_list,
     parse_final_answer,
+    parse_result_rows,
     parse_sql,
     summarize,
 )
@@ -137,3 +138,15 @@ def test_grader_survives_hostile_answers(text):
     # float(int) overflows, so v0.2's except path compares the values themselves: the int 99..9 != the str '99..9'
     assert answers_match(" [" + "9" * 400 + "]", ["9" * 400]) is False
     assert answers_match(' ["' + "9" * 400 + '"]', ["9" * 400]) is True  # float('99..9') == inf on both sides
+
+
+def test_parse_result_rows_reads_mysql_values_without_eval():
+    from datetime import date
+    from decimal import Decimal
+
+    assert parse_result_rows("[(Decimal('6.00'), 2, 'a', None, datetime.date(1901, 3, 3))]") == [
+        (Decimal("6.00"), 2, "a", None, date(1901, 3, 3))]
+    assert parse_result_rows("[(-1.5,)]") == [(-1.5,)]
+    assert parse_result_rows("1054 (42S22): Unknown column 'x' in 'SELECT'") is None
+    assert parse_result_rows("[(__import__('os').system('true'),)]") is None
+    assert parse_result_rows("[(Decimal(__import__('os').getcwd()),)]") is None
