@@ -18,8 +18,8 @@ import re
 STATEMENT_TIMEOUT_S = 1.0  # each statement (MariaDB max_statement_time; SQLite progress handler)
 TURN_TIMEOUT_S = 2.0  # one model block, all its statements and (SQLite) the translation included
 MAX_SQL_CHARS = 16_384  # longer blocks are refused before they are parsed
-CONNECT_TIMEOUT_S = 10  # client connect timeout (mysql-connector `connection_timeout`)
-ADMIN_READ_TIMEOUT_S = 30  # client read/write timeout of set-up, grading and clean-up queries
+CONNECT_TIMEOUT_S = 5  # client connect timeout (mysql-connector `connection_timeout`)
+ADMIN_READ_TIMEOUT_S = 10  # client read/write timeout of set-up, grading and clean-up queries
 LOCK_WAIT_TIMEOUT_S = 5  # server-side lock waits of those queries (lock_wait_timeout, innodb_lock_wait_timeout)
 
 TIMED_OUT = "1969 (70100): Query execution was interrupted (max_statement_time exceeded)"  # MariaDB's own text
