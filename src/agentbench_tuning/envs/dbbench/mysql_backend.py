@@ -78,7 +78,7 @@ def is_infrastructure(err: Exception) -> bool:
                         mysql.connector.errors.ConnectionTimeoutError, mysql.connector.errors.InterfaceError)):
         return True
     errno = getattr(err, "errno", None)
-    return errno is None or errno < 1000 or errno >= 2000 or errno in _SERVER_DOWN
+    return errno is None or errno < 1000 or 2000 <= errno < 3000 or errno in _SERVER_DOWN  # 2xxx: client errors
 
 
 def connect(url: MySQLURL, user: str, password: str, read_timeout_s: float, database: str | None = None,
