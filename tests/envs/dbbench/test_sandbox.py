@@ -4,6 +4,7 @@ databases, the grader never waits long, and the server is clean for the next run
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import resource
@@ -254,3 +255,20 @@ def test_random_statements_mysql(mysql_url, towns, sql):
         still_works(env, towns)
     finally:
         backend.close()
+
+
+def test_lock_tables_then_answer_grades_at_once(backend, city):
+    # Issue 13: `LOCK TABLES t WRITE` then an answer made the grader's hash wait on the lock for a day.
+    rows = [list(r) for r in city().rows]
+    rows[1][2] = "8"
+    short = sorted(hashlib.md5(",".join(r).encode()).hexdigest()[:5] for r in rows)
+    md5 = str([(hashlib.md5(",".join(short).encode()).hexdigest(),)])
+    task = city("UPDATE", ["UPDATE `Towns of Vell (2020)` SET `Bridges` = '8' WHERE `Town` = 'Bexa';"], md5)
+    env = DBBenchEnv(backend)
+    env.reset(task)
+    assert env.step(op(f"LOCK TABLES {TABLE} WRITE")).info["action_failed"]
+    env.step(op(task.label[0]))
+    started = time.monotonic()
+    result = env.step("Done.\nAction: Answer\nFinal Answer: []")
+    assert (result.info["verdict"], result.info["status"]) == (True, "completed")
+    assert time.monotonic() - started < 1.0
