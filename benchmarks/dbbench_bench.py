@@ -9,6 +9,7 @@ both backends: worst time per statement, longest observation, memory high-water 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import platform
 import random
@@ -100,6 +101,8 @@ def fuzz(make_backend, task, statements: list[tuple[str, str]], server_pid: int 
             elapsed = time.monotonic() - started
         except Exception as err:  # noqa: BLE001 - counted: a crash is any exception out of the harness
             crashes.append(f"{sql[:80]!r}: {type(err).__name__}: {err}"[:300])
+            with contextlib.suppress(Exception):  # leave nothing behind on the server either
+                env.backend.close()
             env = DBBenchEnv(make_backend())
             env.reset(task)
             continue

@@ -74,6 +74,7 @@ EXHAUSTION = (
     "SELECT 1 FROM {t} WHERE " + " OR ".join(f"`Town` = 'a{i}'" for i in range(1500)),
     "SELECT " + "(" * 3000 + "1" + ")" * 3000,
     "SELECT 1; DROP TABLE {t}",
+    "SELECT 1; SELECT a.* FROM {t} a, {t} b, {t} c, {t} d, {t} e",  # a later result over the row cap
     "DROP TABLE {t}",
     "SELECT 'unterminated",
     "\x00\x01\x02 SELECT",

@@ -272,7 +272,8 @@ class MySQLBackend:
                 self._drop_sandbox()  # leave the unread rest on the server, not in our memory
                 return self._v02_names(str(rows))
             if self._more_results(cur, deadline):
-                conn.rollback()
+                if self._conn is not None:  # (a dropped connection has rolled back already)
+                    conn.rollback()
                 raise SQLError(OUT_OF_SYNC)
             cur.close()
             conn.commit()
