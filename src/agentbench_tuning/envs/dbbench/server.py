@@ -123,7 +123,8 @@ def _wait_for_socket(data: Path, proc: subprocess.Popen, timeout_s: float) -> No
             log = (data / "error.log").read_text(errors="replace")[-2000:] if (data / "error.log").exists() else ""
             raise RuntimeError(f"mariadbd exited with code {proc.returncode}; error.log tail:\n{log}")
         try:
-            mysql.connector.connect(unix_socket=str(data / "mysqld.sock"), user=_socket_user()).close()
+            mysql.connector.connect(unix_socket=str(data / "mysqld.sock"), user=_socket_user(),
+                                    connection_timeout=5, read_timeout=10).close()
             return
         except mysql.connector.Error:
             time.sleep(0.2)
@@ -139,7 +140,8 @@ def _socket_user() -> str:
 def _create_user(data: Path, password: str) -> None:
     import mysql.connector
 
-    conn = mysql.connector.connect(unix_socket=str(data / "mysqld.sock"), user=_socket_user(), autocommit=True)
+    conn = mysql.connector.connect(unix_socket=str(data / "mysqld.sock"), user=_socket_user(), autocommit=True,
+                                   connection_timeout=5, read_timeout=10)
     with conn.cursor() as cur:
         cur.execute("CREATE OR REPLACE USER 'abtune'@'127.0.0.1' IDENTIFIED BY %s", (password,))
         cur.execute("GRANT ALL PRIVILEGES ON *.* TO 'abtune'@'127.0.0.1' WITH GRANT OPTION")
