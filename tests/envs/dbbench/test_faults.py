@@ -171,6 +171,15 @@ def test_killed_runs_leave_nothing_after_db_start(own_server, tasks, tmp_path):
         cur.execute("SELECT COUNT(*) FROM mysql.user WHERE User = %s", (live.run_id,))
         assert cur.fetchall() == [(1,)]
         assert live_env.step(OP.format("SELECT 41 + 1")).observation == "[(42,)]"
+        # Without a restart or `db start`, the next backend's start-up cleans a killed run's leftovers too.
+        done = subprocess.run([sys.executable, "-c", ORPHAN, info.url, str(sample)], capture_output=True,
+                              text=True, env=env, timeout=120)
+        second = json.loads(done.stdout)
+        fresh = MySQLBackend(info.url)
+        assert fresh.cleaned == {"xa_rolled_back": [f"X'{b'orphan'.hex()}',X'',1"],
+                                 "users_dropped": [second["run"]], "databases_dropped": [second["db"]]}
+        assert live_env.step(OP.format("SELECT 41 + 1")).observation == "[(42,)]"  # the live run is untouched
+        fresh.close()
         live.close()
     finally:
         conn.close()
