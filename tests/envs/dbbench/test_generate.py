@@ -24,6 +24,7 @@ from agentbench_tuning.envs.dbbench.generate import (
     sft_conversations,
     write_generated,
 )
+from agentbench_tuning.envs.dbbench.sqlite_mysql import NotReproducible
 
 N = 320
 
@@ -119,7 +120,7 @@ def test_play_expert_refuses_observations_sqlite_cannot_vouch_for(towns):
     turns = ["x\nAction: Operation\n```sql\nSELECT LENGTH(`Town`) + 0.5 * 2 FROM `Towns of Vell (2020)`;\n```",
              "x\nAction: Operation\n```sql\nSELECT STR_TO_DATE(`Founded`, '%M %d, %Y') FROM `Towns of Vell (2020)`;\n```",
              'z\nAction: Answer\nFinal Answer: ["Cor d\'Ine"]']
-    with pytest.raises(RuntimeError, match="cannot vouch.*STR_TO_DATE"):
+    with pytest.raises(NotReproducible, match="cannot vouch.*STR_TO_DATE"):
         play_expert(env, towns, turns)
 
 

@@ -22,6 +22,7 @@ from .agents import operation_turn
 from .env import Backend, DBBenchEnv
 from .grade import quote_ident as q
 from .questions import BUILDERS, Question
+from .sqlite_mysql import NotReproducible
 from .tables import Table, random_table
 from .task import DBTask
 
@@ -114,18 +115,19 @@ def play_expert(env: DBBenchEnv, task: DBTask, turns: list[str]) -> tuple[list[d
 
     Masks come from the environment, not the text: the injected "Ok." and every turn whose statement raised an
     SQL error (`info["action_failed"]`: the expert's deliberate mistakes) get `loss: False`, on every backend.
-    An observation the SQLite backend cannot vouch reads as on MariaDB fails generation instead of being kept.
+    An observation the SQLite backend cannot vouch reads as on MariaDB raises `NotReproducible` instead of
+    being kept.
     """
     env.reset(task)
     masked = {1}
     for turn in turns:
         at = len(env.messages)  # where this assistant turn lands
         result = env.step(turn)
-        if result.info.get("action_failed"):
+        if result.info["action_failed"]:
             masked.add(at)
         if result.done:
             if env.backend.inexact:
-                raise RuntimeError(f"sample {task.index} ({task.type}): the {env.backend.name} backend cannot vouch "
+                raise NotReproducible(f"sample {task.index} ({task.type}): the {env.backend.name} backend cannot vouch "
                                    f"that these observations read as on MariaDB: {env.backend.inexact}; generate "
                                    "with --backend mysql, or keep the expert's SQL to what docs/dbbench.md lists")
             messages: list[dict[str, Any]] = [dict(m) for m in env.messages]

@@ -21,6 +21,11 @@ from sqlglot import exp
 
 from .sandbox import SQLError
 
+
+class NotReproducible(RuntimeError):
+    """An episode's observations may read differently on MariaDB (the backend's `inexact` list says which)."""
+
+
 Kind = str | tuple[str, int] | None  # "int" | "float" | "str" | ("decimal", scale) | None (unknown)
 DIV_PRECISION_INCREMENT = 4  # MySQL's default: `a / b` and AVG add 4 decimal places
 _NUMBER_PREFIX = re.compile(r"\s*([+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)")
