@@ -30,7 +30,8 @@ class ConfigError(ValueError):
 @dataclass(frozen=True)
 class ModelConfig:
     name_or_path: str = "Qwen/Qwen2.5-7B-Instruct"
-    # "tiny:qwen2.5" / "tiny:qwen3-2507" builds a random-weight model of the real architecture (CPU demo, tests).
+    # A hub id or local folder; "tiny:qwen2.5" / "tiny:qwen3-2507" builds a random-weight model of the real
+    # architecture (CPU demo, tests); "smollm2" / "gguf:<file>" open GGUF checkpoints (docs/models.md).
     family: str | None = None  # None: detected from the model's config
     dtype: str = "auto"  # auto | bfloat16 | float16 | float32
     attn_implementation: str = "sdpa"  # sdpa | eager | flash_attention_2 | kernels-community/...
@@ -162,6 +163,7 @@ class EvalSettings:
     backend: str = "sqlite"  # dbbench: mysql (faithful) | sqlite
     db_url: str | None = None  # dbbench mysql: default = the managed server's
     compare: str = "v0.2"  # dbbench SELECT answer comparison: v0.2 | fc
+    allow_broken_tables: bool = False  # dbbench: run samples whose table MySQL cannot create table-less, as v0.2
     prompt_file: str | None = None  # instruction/prompts from `abtune prompts import`
     responses: str | None = None  # replay agent: a replay JSONL or another run's records.jsonl
 

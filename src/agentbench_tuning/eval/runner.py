@@ -67,7 +67,7 @@ def run_identity(cfg: EvalRunConfig) -> dict[str, Any]:
         if value:
             identity[key] = {"path": str(value), "sha256": _hash_path(value)}
     if e.benchmark == "dbbench":
-        identity.update(backend=e.backend, compare=e.compare)
+        identity.update(backend=e.backend, compare=e.compare, allow_broken_tables=e.allow_broken_tables)
     if e.benchmark == "alfworld-sim":
         identity.update(games=e.games, game_seed=e.game_seed)
     if e.agent == "model":
