@@ -211,10 +211,14 @@ def run_episodes(
 
 
 def _start(make_env: Callable[[], TextEnv], spec: EpisodeSpec, seed: int) -> _Live:
-    env = make_env()
     trajectory = Trajectory(spec.index, seed, spec.type)
-    episode = _Live(env, trajectory, time.perf_counter(), EpisodeRef(spec.index, seed, spec.task, env))
     t0 = time.perf_counter()
+    try:
+        env = make_env()
+    except Exception as err:  # e.g. the database is gone: an infrastructure failure, not a grade
+        _fail(trajectory, TASK_ERROR, err)
+        return _Live(None, trajectory, t0, EpisodeRef(spec.index, seed, spec.task, None))
+    episode = _Live(env, trajectory, time.perf_counter(), EpisodeRef(spec.index, seed, spec.task, env))
     try:
         env.reset(spec.task, seed=seed)
     except Exception as err:  # a broken task is graded as AgentBench does, with the error kept
