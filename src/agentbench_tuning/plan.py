@@ -15,17 +15,21 @@ formulas are checked against a fake-tensor trace of the real step in `plan_trace
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 from dataclasses import dataclass, field
-from pathlib import Path
 
+from agentbench_tuning.plan_activations import (
+    adapter_dtype_bytes,
+    kept_activation_bytes,
+    layer_working_bytes,
+    loss_head_bytes,
+    saved_per_layer_token,
+    tokens,
+)
 from agentbench_tuning.plan_shapes import (
-    GPUS,
-    GPU,
+    DTYPE_BYTES,
     ModelShape,
     adapter_params,
-    lora_modules,
     gpu_spec,
     layer_params,
     linear_params,
@@ -34,14 +38,8 @@ from agentbench_tuning.plan_shapes import (
 )
 
 GiB = 1024**3
-DTYPE_BYTES = {"bf16": 2, "fp16": 2, "fp32": 4}
-# NF4: 4 bits per weight + one absmax per 64-weight block, itself quantized to 8 bits with double quant, plus
-# one fp32 scale per 256 absmax values (bitsandbytes' blocksizes).
-NF4_BYTES_PER_PARAM = 0.5 + 1 / 64 + 4 / (64 * 256)
 EIGHT_BIT_OPTIMS = ("paged_adamw_8bit", "adamw_8bit", "adamw_bnb_8bit", "paged_adamw_8bit_bnb")
 TORCH_OPTIMS = ("adamw_torch", "adamw_torch_fused", "paged_adamw_32bit", "adamw_bnb_32bit")
-# TRL's fused LM head (trl.trainer.utils): token tiles of 4096 x vocabulary chunks of 32768 logits.
-LOSS_TOKEN_TILE, LOSS_VOCAB_CHUNK = 4096, 32768
 # Not seen by torch's allocator: the CUDA context (driver, cuBLAS/cuDNN handles and workspaces), ~0.5-0.8 GiB
 # on recent drivers; and caching-allocator fragmentation, which grows with the dynamic (activation) part.
 CUDA_CONTEXT_BYTES = int(0.75 * GiB)
@@ -79,12 +77,20 @@ class PlanRequest:
         _choice("loss", self.loss, ("chunked", "full"))
         _choice("grpo_vllm", self.grpo_vllm, ("colocate", "server", "none"))
         gpu_spec(self.gpu)
-        for name in ("seq_len", "batch_size", "gradient_accumulation_steps", "lora_r", "grpo_num_generations"):
+        for name in (
+            "seq_len",
+            "batch_size",
+            "gradient_accumulation_steps",
+            "lora_r",
+            "grpo_num_generations",
+        ):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name}={getattr(self, name)} must be >= 1")
         util = self.vllm_gpu_memory_utilization
         if util is not None and not 0 < util < 1:
-            raise ValueError(f"vllm_gpu_memory_utilization={util} must be in (0, 1), or None to size by KV cache")
+            raise ValueError(
+                f"vllm_gpu_memory_utilization={util} must be in (0, 1), or None to size by KV cache"
+            )
         return self
 
 
@@ -143,22 +149,19 @@ def trainable_params(req: PlanRequest) -> int:
     return adapter_params(req.model, req.lora_r, req.lora_targets)
 
 
-def adapter_dtype(req: PlanRequest) -> str:
-    """PEFT upcasts adapters to fp32 (autocast_adapter_dtype); TRL casts QLoRA adapters back to bf16."""
-    return "bf16" if req.finetune == "qlora" else "fp32"
-
-
-def adapter_dtype_bytes(req: PlanRequest) -> int:
-    return DTYPE_BYTES[adapter_dtype(req)]
-
-
 def weights_bytes(req: PlanRequest) -> int:
     """The base model; QLoRA packs the decoder's linear layers in NF4, the rest stays in the compute dtype."""
     c = DTYPE_BYTES[req.dtype]
     if req.finetune != "qlora":
         return total_params(req.model) * c
     quantized = linear_params(req.model)
-    return math.ceil(quantized * NF4_BYTES_PER_PARAM) + (total_params(req.model) - quantized) * c
+    return nf4_bytes(quantized) + (total_params(req.model) - quantized) * c
+
+
+def nf4_bytes(params: int) -> int:
+    """NF4 with double quantization (bitsandbytes' block sizes): 4 bits per weight, one 8-bit absmax per
+    64-weight block, one fp32 scale per 256 blocks: 0.516 bytes per weight."""
+    return -(-params // 2) + -(-params // 64) + 4 * -(-params // (64 * 256))
 
 
 def optimizer_bytes(req: PlanRequest) -> int:
@@ -174,112 +177,6 @@ def optimizer_bytes(req: PlanRequest) -> int:
 def gradient_bytes(req: PlanRequest) -> int:
     param_bytes = DTYPE_BYTES[req.dtype] if req.finetune == "full" else adapter_dtype_bytes(req)
     return trainable_params(req) * param_bytes
-
-
-def _input_groups(m: ModelShape) -> dict[str, tuple[int, tuple[str, ...]]]:
-    """Linear layers that read the same tensor: (its width, the layers)."""
-    return {
-        "attn_in": (m.hidden_size, ("q_proj", "k_proj", "v_proj")),
-        "o_in": (m.q_dim, ("o_proj",)),
-        "mlp_in": (m.hidden_size, ("gate_proj", "up_proj")),
-        "down_in": (m.intermediate_size, ("down_proj",)),
-    }
-
-
-def saved_per_layer_token(req: PlanRequest) -> int:
-    """Bytes one decoder layer saves for backward per token (no checkpointing). Exact for transformers'
-    Qwen2/Qwen3 layers with PEFT LoRA under autocast (checked tensor by tensor in tests/test_plan.py)."""
-    m, c, full = req.model, DTYPE_BYTES[req.dtype], req.finetune == "full"
-    h, q, kv = m.hidden_size, m.q_dim, m.kv_dim
-    # RMSNorm keeps its fp32 input and rsqrt; with a trainable weight also the normalised output.
-    total = 2 * (4 * h + 4 + (c * h if full else 0))
-    if m.qk_norm:
-        total += 4 * (q + kv) + 4 * (m.num_heads + m.num_kv_heads) + (c * (q + kv) if full else 0)
-    total += c * (2 * q + 2 * kv) + 4 * m.num_heads  # SDPA: q, k, v, output, fp32 logsumexp
-    total += 3 * c * m.intermediate_size  # SwiGLU: gate output, up output, silu(gate)
-    total += sum(_group_saved(req, width, layers, name) for name, (width, layers) in _input_groups(m).items())
-    return total
-
-
-def _group_saved(req: PlanRequest, width: int, layers: tuple[str, ...], group: str) -> int:
-    """Inputs that the linear layers reading one tensor keep: the shared input once when a weight trains
-    (o_proj's input is the SDPA output, already kept), per LoRA layer its dropout mask (1 byte, as CUDA
-    keeps it) and lora_A's input, or the input cast to the adapter's dtype when there is no dropout."""
-    c = DTYPE_BYTES[req.dtype]
-    shared = req.finetune == "full"
-    total = 0
-    targets = () if req.finetune == "full" else lora_modules(req.lora_targets)
-    for layer in layers:
-        if layer not in targets:
-            continue
-        if req.lora_dropout > 0:
-            total += width * (1 + c)
-        elif adapter_dtype(req) != req.dtype:
-            total += width * c
-        else:
-            shared = True
-        total += req.lora_r * c  # lora_B's input
-    if shared and group != "o_in":
-        total += width * c
-    return total
-
-
-def tokens(req: PlanRequest) -> int:
-    """Tokens in one micro-batch: DPO runs chosen and rejected together."""
-    return req.seq_len * req.batch_size * (2 if req.method == "dpo" else 1)
-
-
-def _down_lora_fp32_path(req: PlanRequest) -> bool:
-    """Whether down_proj's LoRA branch runs in another dtype than the compute (fp32 adapters under bf16)."""
-    targeted = req.finetune != "full" and "down_proj" in lora_modules(req.lora_targets)
-    return targeted and adapter_dtype(req) != req.dtype
-
-
-def layer_working_bytes(req: PlanRequest) -> tuple[int, int]:
-    """(forward, backward) bytes a layer allocates beyond what it saves, at its own peak. The widest point is
-    the MLP: gradients of (tokens x intermediate) tensors, and in PEFT's fp32 branch the input cast to fp32
-    next to its dropout output; the hidden-width gradients of the residual stream come on top."""
-    m, c, t = req.model, DTYPE_BYTES[req.dtype], tokens(req)
-    h, i = m.hidden_size, m.intermediate_size
-    fp32_branch = _down_lora_fp32_path(req)
-    forward = t * i * (2 * adapter_dtype_bytes(req) if fp32_branch else c)
-    if req.finetune == "full":
-        backward = t * (2 * i * c + 2 * h * c)
-    else:
-        backward = t * (i * c + (2 * i * adapter_dtype_bytes(req) if fp32_branch else 0) + 5 * h * c)
-    return forward, backward
-
-
-def loss_head_bytes(req: PlanRequest) -> tuple[int, int]:
-    """(forward, backward) bytes of the projection onto the vocabulary and the loss, beyond the backbone.
-
-    chunked (TRL's fused LM head): the final norm's fp32 input, the hidden states it keeps, per-token
-    statistics, one (4096 x 32768) logits tile, and in backward an fp32 gradient of the hidden states (plus an
-    fp32 accumulator of the LM head's weight gradient when that weight trains).
-    full (transformers' loss): the logits in the compute dtype, their fp32 upcast and fp32 log-softmax;
-    backward holds the saved log-softmax, its fp32 gradient and the gradient cast back."""
-    m, c, t = req.model, DTYPE_BYTES[req.dtype], tokens(req)
-    h, v = m.hidden_size, m.vocab_size
-    kept = t * (4 * h + 4 + c * h + 18)  # final norm input + rsqrt, hidden states, targets/log_z/entropy/mask
-    if req.loss == "full":
-        return t * (4 * h + 4) + t * v * (c + 8), t * (4 * h + 4) + t * v * (8 + c)
-    tile = min(t, LOSS_TOKEN_TILE) * min(v, LOSS_VOCAB_CHUNK) * c
-    forward = kept + 28 * t + tile
-    backward = kept + t * h * (4 + c) + tile + (v * h * 4 if req.finetune == "full" else 0)
-    return forward, backward
-
-
-def kept_activation_bytes(req: PlanRequest) -> int:
-    """What every layer keeps until its backward: its input under checkpointing, else all it saves; plus
-    RoPE's cos/sin and the autocast copies of the fp32 LoRA weights (of the recomputed layer only under
-    checkpointing)."""
-    m, c, t = req.model, DTYPE_BYTES[req.dtype], tokens(req)
-    per_layer = t * m.hidden_size * c if req.gradient_checkpointing else t * saved_per_layer_token(req)
-    casts = 0
-    if req.finetune != "full" and adapter_dtype(req) != req.dtype:
-        casts = adapter_params(m, req.lora_r, req.lora_targets) * c
-        casts = casts // m.num_layers if req.gradient_checkpointing else casts
-    return m.num_layers * per_layer + 2 * t * m.head_dim * c + casts
 
 
 def generation_bytes(req: PlanRequest) -> tuple[int, int]:
@@ -307,19 +204,31 @@ def _phase_totals(req: PlanRequest) -> dict[str, tuple[int, int, int]]:
     fwd_work, bwd_work = layer_working_bytes(req)
     loss_fwd, loss_bwd = loss_head_bytes(req)
     recomputed = tokens(req) * saved_per_layer_token(req) if req.gradient_checkpointing else 0
+    # Backward runs from the last layer to the first: at the last, every layer's activations but few
+    # gradients are alive; at the first, one layer's activations and nearly all gradients (full fine-tuning).
     if req.finetune == "full":
         head_grad = m.vocab_size * m.hidden_size * c
-        layer_grads = head_grad + layer_params(m) * c  # the last layer's, first in backward
+        last_grads = head_grad + layer_params(m) * c
+        first_grads = all_grads - (
+            0 if m.tie_word_embeddings else head_grad
+        )  # embeddings' gradient comes last
     else:
-        head_grad = layer_grads = all_grads  # adapters: small, counted whole
-    accumulating = req.gradient_accumulation_steps > 1  # gradients live through the next micro-batches
+        head_grad = last_grads = first_grads = all_grads  # adapters: small, counted whole
+    if req.gradient_accumulation_steps > 1:  # gradients live on through the next micro-batches
+        head_grad = last_grads = first_grads = all_grads
+    held = all_grads if req.gradient_accumulation_steps > 1 else 0
+    kept_first = kept_activation_bytes(req, layers=1)
     phases = {
-        "forward": (all_grads if accumulating else 0, kept + fwd_work, 0),
-        "loss forward": (all_grads if accumulating else 0, kept, loss_fwd),
-        "loss backward": (all_grads if accumulating else head_grad, kept, loss_bwd),
-        "backward": (all_grads if accumulating else layer_grads, kept + recomputed + bwd_work, 0),
+        "forward": (held, kept + fwd_work, 0),
+        "loss forward": (held, kept, loss_fwd),
+        "loss backward": (head_grad, kept, loss_bwd),
+        "backward, last layer": (last_grads, kept + recomputed + bwd_work, 0),
+        "backward, first layer": (first_grads, kept_first + recomputed + bwd_work, 0),
         "optimizer": (all_grads, 0, 0),
     }
+    if req.finetune == "full" and m.tie_word_embeddings:
+        # The embedding's gradient meets the LM head's in the tied weight: autograd adds them out of place.
+        phases["embedding backward"] = (all_grads + 2 * m.vocab_size * m.hidden_size * c, 0, 0)
     _, generating = generation_bytes(req)
     if generating:
         phases["generation"] = (0, generating, 0)
@@ -335,7 +244,11 @@ def plan_memory(req: PlanRequest) -> MemoryPlan:
     # torch's foreach AdamW allocates one parameter-sized temporary in step(); fused and 8-bit do not.
     optimizer_temp = gradient_bytes(req) if req.optim == "adamw_torch" else 0
     reference = 0
-    if req.method in ("dpo", "grpo") and req.finetune == "full" and not (req.method == "dpo" and req.dpo_precompute_ref):
+    if (
+        req.method in ("dpo", "grpo")
+        and req.finetune == "full"
+        and not (req.method == "dpo" and req.dpo_precompute_ref)
+    ):
         reference = total_params(req.model) * DTYPE_BYTES[req.dtype]  # without PEFT the reference is a copy
     resident, _ = generation_bytes(req)
     phases = _phase_totals(req)
@@ -359,16 +272,20 @@ def plan_memory(req: PlanRequest) -> MemoryPlan:
 
 @dataclass(frozen=True)
 class Recommendation:
-    """Settings that fit: the largest per-device batch at the longest sequence length, with gradient
-    accumulation keeping the effective batch."""
+    """Settings that fit: the largest per-device batch at the longest sequence length, and the gradient
+    accumulation that keeps the effective batch. `fits` is False when nothing fits (see `notes`)."""
 
     plan: MemoryPlan  # the plan of the recommended request (plan.request)
-    effective_batch: int  # batch_size x gradient_accumulation_steps, per device
+    max_batch_size: int  # the largest batch that fits; the recommended one is the largest divisor below it
     notes: tuple[str, ...] = field(default_factory=tuple)
 
     @property
     def request(self) -> PlanRequest:
         return self.plan.request
+
+    @property
+    def fits(self) -> bool:
+        return self.plan.fits
 
     def summary(self) -> str:
         r = self.request
@@ -380,45 +297,58 @@ class Recommendation:
         return "\n".join([head, *self.notes])
 
 
-def _largest_batch(req: PlanRequest, cap: int) -> MemoryPlan | None:
-    """The plan with the largest batch size in 1..cap that fits (memory grows with the batch)."""
-    best = None
-    low, high = 1, cap
+def _with_batch(req: PlanRequest, batch_size: int, effective: int) -> PlanRequest:
+    accumulation = max(1, math.ceil(effective / batch_size))
+    return dataclasses.replace(req, batch_size=batch_size, gradient_accumulation_steps=accumulation)
+
+
+def largest_batch(req: PlanRequest, effective: int) -> int:
+    """The largest batch size in 1..effective that fits (0 if none); memory grows with the batch."""
+    best, low, high = 0, 1, effective
     while low <= high:
         mid = (low + high) // 2
-        accumulation = max(1, math.ceil(cap / mid))
-        plan = plan_memory(dataclasses.replace(req, batch_size=mid, gradient_accumulation_steps=accumulation))
-        if plan.fits:
-            best, low = plan, mid + 1
+        if plan_memory(_with_batch(req, mid, effective)).fits:
+            best, low = mid, mid + 1
         else:
             high = mid - 1
     return best
 
 
 def recommend(req: PlanRequest, gpu: str | None = None, min_seq_len: int = 1024) -> Recommendation:
-    """Fit `req` on `gpu` (default req.gpu), keeping its effective batch: first the largest batch size at
-    the requested sequence length; then with gradient checkpointing; only then shorter sequences (halving,
-    down to `min_seq_len`), since users are evaluated at the full context."""
+    """Fit `req` on `gpu` (default req.gpu), keeping its effective batch (batch x accumulation): the largest
+    batch size that divides it at the requested sequence length; failing that with gradient checkpointing;
+    only then shorter sequences (halving, down to `min_seq_len`): users are evaluated at the full context."""
     req = dataclasses.replace(req, gpu=gpu or req.gpu).validate()
     effective = req.batch_size * req.gradient_accumulation_steps
-    notes: list[str] = []
     seq_len = req.seq_len
     while seq_len >= min(min_seq_len, req.seq_len):
         for checkpointing in dict.fromkeys((req.gradient_checkpointing, True)):
-            plan = _largest_batch(dataclasses.replace(req, seq_len=seq_len, gradient_checkpointing=checkpointing), effective)
-            if plan is None:
+            candidate = dataclasses.replace(req, seq_len=seq_len, gradient_checkpointing=checkpointing)
+            biggest = largest_batch(candidate, effective)
+            if biggest == 0:
                 continue
+            batch = max(d for d in range(1, biggest + 1) if effective % d == 0)
+            notes = []
             if checkpointing and not req.gradient_checkpointing:
-                notes.append("turned gradient checkpointing on: without it nothing fits")
+                notes.append("gradient checkpointing turned on: without it nothing fits")
             if seq_len < req.seq_len:
-                notes.append(f"shortened sequences from {req.seq_len} to {seq_len}: longer examples are dropped or cut")
-            done = plan.request.batch_size * plan.request.gradient_accumulation_steps
-            if done != effective:
-                notes.append(f"effective batch {done} instead of {effective}: {effective} is not a multiple of {plan.request.batch_size}")
-            return Recommendation(plan, done, tuple(notes))
+                notes.append(
+                    f"sequences shortened from {req.seq_len} to {seq_len}: longer examples are dropped or cut"
+                )
+            if batch < biggest:
+                notes.append(f"batch {biggest} would fit too, but {effective} is not a multiple of it")
+            return Recommendation(
+                plan_memory(_with_batch(candidate, batch, effective)), biggest, tuple(notes)
+            )
         seq_len //= 2
-    smallest = plan_memory(dataclasses.replace(req, seq_len=min(min_seq_len, req.seq_len), batch_size=1, gradient_checkpointing=True))
-    return Recommendation(smallest, effective, (
+    smallest = plan_memory(
+        _with_batch(
+            dataclasses.replace(req, seq_len=min(min_seq_len, req.seq_len), gradient_checkpointing=True),
+            1,
+            effective,
+        )
+    )
+    return Recommendation(smallest, 0, (
         f"does not fit on {req.gpu} even at batch 1, {smallest.request.seq_len} tokens, with checkpointing "
         f"({_gib(smallest.total)} > {_gib(smallest.gpu_bytes)}): use QLoRA, a smaller model or a larger GPU",
     ))  # fmt: skip

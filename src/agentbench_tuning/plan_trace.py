@@ -135,7 +135,9 @@ def _materialize_fake(model) -> None:
                     continue
                 if id(t) not in made:
                     empty = torch.empty(t.shape, dtype=t.dtype, device="cpu")
-                    made[id(t)] = torch.nn.Parameter(empty, t.requires_grad) if kind == "_parameters" else empty
+                    made[id(t)] = (
+                        torch.nn.Parameter(empty, t.requires_grad) if kind == "_parameters" else empty
+                    )
                 table[name] = made[id(t)]
 
 
@@ -176,7 +178,9 @@ def _optimizer(req: PlanRequest, model):
     if req.optim in EIGHT_BIT_OPTIMS:
         return None  # bitsandbytes cannot run on fake tensors: its state is added analytically
     params = [p for p in model.parameters() if p.requires_grad]
-    return torch.optim.AdamW(params, lr=1e-5, fused=req.optim == "adamw_torch_fused", foreach=None)
+    # On CUDA, plain adamw_torch takes the foreach path (CPU would default to a per-tensor loop).
+    fused = req.optim == "adamw_torch_fused"
+    return torch.optim.AdamW(params, lr=1e-5, fused=fused, foreach=not fused)
 
 
 def _micro_step(req: PlanRequest, model, counter) -> None:
@@ -206,7 +210,9 @@ def trace_step(req: PlanRequest, num_layers: int | None = None, steps: int = 2) 
 
     req = req.validate()
     if req.method == "dpo" and not req.dpo_precompute_ref and req.finetune == "full":
-        raise ValueError("tracing DPO with a separate full reference model is not implemented; plan it instead")
+        raise ValueError(
+            "tracing DPO with a separate full reference model is not implemented; plan it instead"
+        )
     if num_layers is not None:
         req = replace(req, model=req.model.with_layers(num_layers))
     started = time.perf_counter()
