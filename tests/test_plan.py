@@ -233,3 +233,25 @@ def test_plan_agrees_with_a_fake_tensor_trace(finetune, checkpointing):
     planned = plan_memory(req)
     assert traced.peak > 0.2e9  # activations matter at this shape, not only the 152k-row embeddings
     assert abs(planned.traceable / traced.peak - 1) < 0.10, (format_plan(planned), traced)
+
+
+@pytest.mark.parametrize(
+    "name, memory_gib, key",
+    [("Tesla T4", 15, "t4"), ("NVIDIA L4", 22, "l4"), ("NVIDIA A100-SXM4-40GB", 39, "a100-40gb"),
+     ("NVIDIA A100-SXM4-80GB", 79, "a100-80gb"), ("NVIDIA H100 80GB HBM3", 79, "h100"),
+     ("NVIDIA H200", 140, "h200"), ("NVIDIA GeForce RTX 4090", 24, None), ("NVIDIA L40S", 45, None)],
+)  # fmt: skip
+def test_gpu_key_from_the_device_name(name, memory_gib, key):
+    from agentbench_tuning.plan_shapes import gpu_key
+
+    assert gpu_key(name, memory_gib * 1024**3) == key
+
+
+def test_grpo_kv_cache_by_hand():
+    from agentbench_tuning.plan import generation_bytes
+
+    # Qwen3-4B: K and V, 36 layers x 8 kv heads x 128 x 2 bytes = 147,456 bytes per token
+    req = PlanRequest(model=QWEN3_4B, method="grpo", seq_len=4096, grpo_num_generations=8, grpo_vllm="none")
+    assert generation_bytes(req) == (0, 147_456 * 8 * 4096 + 8 * 151_936 * 4)
+    sized = dataclasses.replace(req, grpo_vllm="colocate", vllm_gpu_memory_utilization=None)
+    assert generation_bytes(sized) == (total_params(QWEN3_4B) * 2 + 147_456 * 8 * 4096, 0)

@@ -183,11 +183,12 @@ def generation_bytes(req: PlanRequest) -> tuple[int, int]:
     """(resident, transient) bytes of GRPO's generation on this GPU. Colocated vLLM reserves its
     gpu_memory_utilization share of the whole GPU for the run (or, sized instead, a bf16 copy of the weights
     plus the KV cache of the rollouts); generating with transformers holds the KV cache only while sampling.
-    TRL samples per_device_train_batch_size x steps_per_generation (= gradient accumulation) rollouts."""
+    TRL samples per_device_train_batch_size x steps_per_generation (= gradient accumulation) rollouts per
+    device; sized here as at least one group of num_generations."""
     if req.method != "grpo" or req.grpo_vllm == "server":
         return 0, 0
     m, c = req.model, DTYPE_BYTES[req.dtype]
-    rollouts = req.batch_size * req.gradient_accumulation_steps
+    rollouts = max(req.batch_size * req.gradient_accumulation_steps, req.grpo_num_generations)
     kv_cache = 2 * m.num_layers * m.kv_dim * c * rollouts * req.seq_len
     if req.grpo_vllm == "none":
         return 0, kv_cache + rollouts * m.vocab_size * 4
@@ -215,7 +216,9 @@ def _phase_totals(req: PlanRequest) -> dict[str, tuple[int, int, int]]:
     else:
         head_grad = last_grads = first_grads = all_grads  # adapters: small, counted whole
     if req.gradient_accumulation_steps > 1:  # gradients live on through the next micro-batches
-        head_grad = last_grads = first_grads = all_grads
+        last_grads = first_grads = all_grads
+        # a new LM-head gradient exists next to the held one until autograd adds it in
+        head_grad = all_grads + (m.vocab_size * m.hidden_size * c if req.finetune == "full" else 0)
     held = all_grads if req.gradient_accumulation_steps > 1 else 0
     kept_first = kept_activation_bytes(req, layers=1)
     phases = {

@@ -89,16 +89,19 @@ def _down_lora_fp32_path(req: PlanRequest) -> bool:
 
 def layer_working_bytes(req: PlanRequest) -> tuple[int, int]:
     """(forward, backward) bytes a layer allocates beyond what it saves, at its own peak. The widest point is
-    the MLP: gradients of (tokens x intermediate) tensors, and in PEFT's fp32 branch the input cast to fp32
-    next to its dropout output; the hidden-width gradients of the residual stream come on top."""
+    the MLP: gradients of (tokens x intermediate) tensors, and in PEFT's fp32 branch of down_proj the input
+    cast to fp32 (and next to it the dropout's output and their gradients); the hidden-width gradients of the
+    residual stream come on top. Read off the trace at one shape (docs/planning.md)."""
     m, c, t = req.model, DTYPE_BYTES[req.dtype], tokens(req)
     h, i = m.hidden_size, m.intermediate_size
-    fp32_branch = _down_lora_fp32_path(req)
-    forward = t * i * (2 * adapter_dtype_bytes(req) if fp32_branch else c)
+    branch = 0
+    if _down_lora_fp32_path(req):
+        branch = (2 if req.lora_dropout > 0 else 1) * i * adapter_dtype_bytes(req)
+    forward = t * (branch or i * c)
     if req.finetune == "full":
         backward = t * (2 * i * c + 2 * h * c)
     else:
-        backward = t * (i * c + (2 * i * adapter_dtype_bytes(req) if fp32_branch else 0) + 5 * h * c)
+        backward = t * (i * c + branch + 5 * h * c)
     return forward, backward
 
 
@@ -109,12 +112,14 @@ def loss_head_bytes(req: PlanRequest) -> tuple[int, int]:
     statistics, one (4096 x 32768) logits tile, and in backward an fp32 gradient of the hidden states (plus an
     fp32 accumulator of the LM head's weight gradient when that weight trains).
     full (transformers' loss): the logits in the compute dtype, their fp32 upcast and fp32 log-softmax;
-    backward holds the saved log-softmax, its fp32 gradient and the gradient cast back."""
+    log-softmax's backward holds three fp32 (T x V) tensors: its saved output, the incoming gradient and its
+    own gradient."""
     m, c, t = req.model, DTYPE_BYTES[req.dtype], tokens(req)
     h, v = m.hidden_size, m.vocab_size
     kept = t * (4 * h + 4 + c * h + 18)  # final norm input + rsqrt, hidden states, targets/log_z/entropy/mask
     if req.loss == "full":
-        return t * (4 * h + 4) + t * v * (c + 8), t * (4 * h + 4) + t * v * (8 + c)
+        upcast = 0 if req.dtype == "fp32" else 4
+        return t * (4 * h + 4) + t * v * (c + upcast + 4), t * (4 * h + 4) + t * v * 12
     tile = min(t, LOSS_TOKEN_TILE) * min(v, LOSS_VOCAB_CHUNK) * c
     forward = kept + 28 * t + tile
     backward = kept + t * h * (4 + c) + tile + (v * h * 4 if req.finetune == "full" else 0)

@@ -189,3 +189,26 @@ def gpu_spec(name: str) -> GPU:
     if name not in GPUS:
         raise ValueError(f"gpu={name!r} is unknown; choose one of {', '.join(GPUS)}")
     return GPUS[name]
+
+
+def gpu_key(device_name: str, memory_bytes: int) -> str | None:
+    """The GPUS key of a CUDA device (`torch.cuda.get_device_name()`, `get_device_properties().total_memory`),
+    or None for a GPU not in the table."""
+    name = device_name.upper()
+    if "L40" in name:  # L40/L40S (48 GB) are not L4s
+        return None
+    for marker, key in (("T4", "t4"), ("L4", "l4"), ("H100", "h100"), ("H200", "h200")):
+        if marker in name:
+            return key
+    if "A100" in name:
+        return "a100-80gb" if memory_bytes > 60 * 1024**3 else "a100-40gb"
+    return None
+
+
+def detect_gpu() -> str | None:
+    """The GPUS key of this machine's first CUDA device, or None (no CUDA, or a GPU not in the table)."""
+    import torch
+
+    if not torch.cuda.is_available():
+        return None
+    return gpu_key(torch.cuda.get_device_name(0), torch.cuda.get_device_properties(0).total_memory)
