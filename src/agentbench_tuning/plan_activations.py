@@ -99,10 +99,8 @@ def layer_working_bytes(req: PlanRequest) -> tuple[int, int]:
         branch = (2 if req.lora_dropout > 0 else 1) * i * adapter_dtype_bytes(req)
     forward = t * (branch or i * c)
     if req.finetune == "full":
-        backward = t * (2 * i * c + 2 * h * c)
-    else:
-        backward = t * (i * c + branch + 5 * h * c)
-    return forward, backward
+        return forward, t * (2 * i * c + 2 * h * c)
+    return forward, t * (i * c + branch + 5 * h * c)
 
 
 def loss_head_bytes(req: PlanRequest) -> tuple[int, int]:
