@@ -25,7 +25,7 @@ from agentbench_tuning.models import TinySize, tiny_config
 RESULTS = Path(__file__).resolve().parents[1] / "benchmarks" / "results"
 SIZE = TinySize(hidden_size=256, num_hidden_layers=4, num_attention_heads=8, num_key_value_heads=2,
                 intermediate_size=1024, head_dim=32)  # fmt: skip
-SEQ_LEN, BATCH, WARMUP_STEPS, STEPS = 1024, 2, 2, 6
+SEQ_LEN, BATCH, WARMUP_STEPS, STEPS = 512, 2, 1, 4
 
 
 def build(attn: str, checkpointing: bool):

@@ -108,6 +108,8 @@ def test_model_shape_reads_a_local_config(tmp_path):
         ({"gpu": "v100"}, "gpu='v100' is unknown"),
         ({"finetune": "dora"}, "finetune='dora'"),
         ({"seq_len": 0}, "seq_len=0"),
+        ({"gpu": "t4"}, "gpu='t4' has no bf16: plan it with dtype='fp16'"),
+        ({"lora_targets": ("q_proj", "lm_head")}, r"\['lm_head'\] are not linear layers"),
     ],
 )
 def test_bad_requests_name_the_value(override, match):
@@ -200,7 +202,7 @@ def test_recommend_turns_on_checkpointing_then_shortens_sequences():
     advice = recommend(req)
     assert advice.fits and advice.request.gradient_checkpointing and advice.request.seq_len < 32768
     assert any("checkpointing" in n for n in advice.notes) and any("shortened" in n for n in advice.notes)
-    full = recommend(PlanRequest(model=QWEN25_7B, gpu="t4", finetune="full"))
+    full = recommend(PlanRequest(model=QWEN25_7B, gpu="t4", finetune="full", dtype="fp16"))
     assert not full.fits and "does not fit" in full.notes[0]
 
 

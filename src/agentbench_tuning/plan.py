@@ -33,6 +33,7 @@ from agentbench_tuning.plan_shapes import (
     gpu_spec,
     layer_params,
     linear_params,
+    lora_modules,
     model_shape,
     total_params,
 )
@@ -44,6 +45,7 @@ TORCH_OPTIMS = ("adamw_torch", "adamw_torch_fused", "paged_adamw_32bit", "adamw_
 # on recent drivers; and caching-allocator fragmentation, which grows with the dynamic (activation) part.
 CUDA_CONTEXT_BYTES = int(0.75 * GiB)
 FRAGMENTATION_SHARE = 0.10
+POSITIVE_FIELDS = ("seq_len", "batch_size", "gradient_accumulation_steps", "lora_r", "grpo_num_generations")
 
 
 @dataclass(frozen=True)
@@ -76,14 +78,13 @@ class PlanRequest:
         _choice("optim", self.optim, TORCH_OPTIMS + EIGHT_BIT_OPTIMS)
         _choice("loss", self.loss, ("chunked", "full"))
         _choice("grpo_vllm", self.grpo_vllm, ("colocate", "server", "none"))
-        gpu_spec(self.gpu)
-        for name in (
-            "seq_len",
-            "batch_size",
-            "gradient_accumulation_steps",
-            "lora_r",
-            "grpo_num_generations",
-        ):
+        if self.dtype == "bf16" and not gpu_spec(self.gpu).bf16:
+            raise ValueError(
+                f"gpu={self.gpu!r} has no bf16: plan it with dtype='fp16' (train.precision=fp16)"
+            )
+        if self.finetune != "full":
+            lora_modules(self.lora_targets)
+        for name in POSITIVE_FIELDS:
             if getattr(self, name) < 1:
                 raise ValueError(f"{name}={getattr(self, name)} must be >= 1")
         util = self.vllm_gpu_memory_utilization
