@@ -135,7 +135,18 @@ def write_markdown(report: dict, path: Path) -> None:
         "",
         f"Worst error: {worst:.1f}% over {len(report['rows'])} rows (tolerance {100 * TOLERANCE:.0f}%).",
     ]
+    if report["partial"]:
+        lines.append(
+            f"PARTIAL: the run stopped after {len(report['rows'])} of {report['rows_planned']} rows."
+        )
     path.write_text("\n".join(lines) + "\n")
+
+
+def save(report: dict) -> None:
+    report["machine"]["load_end"] = [round(x, 2) for x in os.getloadavg()]
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "plan_trace.json").write_text(json.dumps(report, indent=2) + "\n")
+    write_markdown(report, RESULTS / "plan_trace.md")
 
 
 def main() -> int:
@@ -151,15 +162,14 @@ def main() -> int:
         "rows": [],
     }
     rows = preset_rows() + ([] if args.quick else grid_rows())
-    for name, req in rows:
+    for done, (name, req) in enumerate(rows, 1):
         row = measure(name, req, depths)
         report["rows"].append(row)
         print(f"{row['error_pct']:+6.1f}%  planned {row['planned_gib']:7.2f}  traced {row['traced_gib']:7.2f}  {name}",
               flush=True)  # fmt: skip
-    report["machine"]["load_end"] = [round(x, 2) for x in os.getloadavg()]
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "plan_trace.json").write_text(json.dumps(report, indent=2) + "\n")
-    write_markdown(report, RESULTS / "plan_trace.md")
+        # written after every row: an interrupted run still leaves what it measured, marked as partial
+        report["rows_planned"], report["partial"] = len(rows), done < len(rows)
+        save(report)
     bad = [r["config"] for r in report["rows"] if abs(r["error_pct"]) > 100 * TOLERANCE]
     print(f"{len(bad)} of {len(report['rows'])} rows off by more than {100 * TOLERANCE:.0f}%: {bad}")
     return 1 if bad else 0
