@@ -250,10 +250,22 @@ def test_gpu_key_from_the_device_name(name, memory_gib, key):
 
 
 def test_grpo_kv_cache_by_hand():
-    from agentbench_tuning.plan import generation_bytes
+    from agentbench_tuning.plan_activations import generation_bytes
 
     # Qwen3-4B: K and V, 36 layers x 8 kv heads x 128 x 2 bytes = 147,456 bytes per token
     req = PlanRequest(model=QWEN3_4B, method="grpo", seq_len=4096, grpo_num_generations=8, grpo_vllm="none")
     assert generation_bytes(req) == (0, 147_456 * 8 * 4096 + 8 * 151_936 * 4)
     sized = dataclasses.replace(req, grpo_vllm="colocate", vllm_gpu_memory_utilization=None)
     assert generation_bytes(sized) == (total_params(QWEN3_4B) * 2 + 147_456 * 8 * 4096, 0)
+
+
+def test_reference_model_is_a_copy_only_without_peft():
+    from agentbench_tuning.plan import reference_bytes
+
+    full = PlanRequest(model=QWEN3_4B, finetune="full")
+    copy = total_params(QWEN3_4B) * 2
+    assert reference_bytes(dataclasses.replace(full, method="dpo")) == copy
+    assert reference_bytes(dataclasses.replace(full, method="dpo", dpo_precompute_ref=True)) == 0
+    assert reference_bytes(dataclasses.replace(full, method="grpo")) == 0  # TRL's default beta=0
+    assert reference_bytes(dataclasses.replace(full, method="grpo", grpo_beta=0.04)) == copy
+    assert reference_bytes(PlanRequest(model=QWEN3_4B, method="dpo")) == 0  # LoRA: adapter disabled

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 
 from agentbench_tuning.plan_activations import (
     adapter_dtype_bytes,
+    generation_bytes,
     kept_activation_bytes,
     layer_working_bytes,
     loss_head_bytes,
@@ -68,6 +69,7 @@ class PlanRequest:
     loss: str = "chunked"  # chunked (TRL's fused LM head) | full (transformers' loss: logits + fp32 upcast)
     dpo_precompute_ref: bool = False
     grpo_num_generations: int = 8
+    grpo_beta: float = 0.0  # KL weight; > 0 needs a reference model (a copy, for full fine-tuning)
     grpo_vllm: str = "colocate"  # colocate | server | none (generate with transformers)
     vllm_gpu_memory_utilization: float | None = 0.3  # None: size vLLM by weights + KV cache instead
 
@@ -108,11 +110,11 @@ class MemoryPlan:
     weights: int
     adapter: int
     gradients: int
-    optimizer: int
+    optimizer: int  # state (+ foreach AdamW's temporary when the peak is the optimizer step)
     activations: int  # saved for backward at the peak, plus the backward's working set
     loss_head: int  # logits over the vocabulary (tiles, or full logits + fp32 upcast)
     generation: int  # vLLM's reservation or the KV cache of transformers generation (GRPO)
-    reference: int  # a separate reference model's weights (DPO/GRPO full fine-tuning)
+    reference: int  # a separate reference model's weights (DPO / GRPO with beta > 0, full fine-tuning)
     overhead: int  # CUDA context + allocator fragmentation: not traceable, an allowance
     peak_phase: str
     gpu_bytes: int
@@ -180,24 +182,6 @@ def gradient_bytes(req: PlanRequest) -> int:
     return trainable_params(req) * param_bytes
 
 
-def generation_bytes(req: PlanRequest) -> tuple[int, int]:
-    """(resident, transient) bytes of GRPO's generation on this GPU. Colocated vLLM reserves its
-    gpu_memory_utilization share of the whole GPU for the run (or, sized instead, a bf16 copy of the weights
-    plus the KV cache of the rollouts); generating with transformers holds the KV cache only while sampling.
-    TRL samples per_device_train_batch_size x steps_per_generation (= gradient accumulation) rollouts per
-    device; sized here as at least one group of num_generations."""
-    if req.method != "grpo" or req.grpo_vllm == "server":
-        return 0, 0
-    m, c = req.model, DTYPE_BYTES[req.dtype]
-    rollouts = max(req.batch_size * req.gradient_accumulation_steps, req.grpo_num_generations)
-    kv_cache = 2 * m.num_layers * m.kv_dim * c * rollouts * req.seq_len
-    if req.grpo_vllm == "none":
-        return 0, kv_cache + rollouts * m.vocab_size * 4
-    if req.vllm_gpu_memory_utilization is not None:
-        return int(req.vllm_gpu_memory_utilization * gpu_spec(req.gpu).memory_bytes), 0
-    return total_params(m) * 2 + kv_cache, 0
-
-
 def _phase_totals(req: PlanRequest) -> dict[str, tuple[int, int, int]]:
     """{phase: (gradients, activations, loss_head)} at the peak of each phase of a training step."""
     m, c = req.model, DTYPE_BYTES[req.dtype]
@@ -239,6 +223,15 @@ def _phase_totals(req: PlanRequest) -> dict[str, tuple[int, int, int]]:
     return phases
 
 
+def reference_bytes(req: PlanRequest) -> int:
+    """A separate reference model: DPO without precomputed log-probs, GRPO with beta > 0 (TRL's default is
+    0: no reference). With PEFT the reference is the policy with its adapter disabled: no copy."""
+    needed = (req.method == "dpo" and not req.dpo_precompute_ref) or (
+        req.method == "grpo" and req.grpo_beta > 0
+    )
+    return total_params(req.model) * DTYPE_BYTES[req.dtype] if needed and req.finetune == "full" else 0
+
+
 def plan_memory(req: PlanRequest) -> MemoryPlan:
     """Peak memory of a training step of `req` on `req.gpu`, by component, at the step's peak phase."""
     req = req.validate()
@@ -247,27 +240,22 @@ def plan_memory(req: PlanRequest) -> MemoryPlan:
     optimizer = optimizer_bytes(req)
     # torch's foreach AdamW allocates one parameter-sized temporary in step(); fused and 8-bit do not.
     optimizer_temp = gradient_bytes(req) if req.optim == "adamw_torch" else 0
-    reference = 0
-    if (
-        req.method in ("dpo", "grpo")
-        and req.finetune == "full"
-        and not (req.method == "dpo" and req.dpo_precompute_ref)
-    ):
-        reference = total_params(req.model) * DTYPE_BYTES[req.dtype]  # without PEFT the reference is a copy
     resident, _ = generation_bytes(req)
     phases = _phase_totals(req)
     phases["optimizer"] = (phases["optimizer"][0], optimizer_temp, 0)
     peak_phase = max(phases, key=lambda p: sum(phases[p]))
     grads, activations, loss_head = phases[peak_phase]
+    generation = 0
     if peak_phase == "generation":
         generation, activations = activations, 0
-    else:
-        generation = 0
+    if peak_phase == "optimizer":
+        optimizer, activations = optimizer + activations, 0
     overhead = CUDA_CONTEXT_BYTES + int(FRAGMENTATION_SHARE * (activations + loss_head + generation))
     return MemoryPlan(
         request=req, weights=weights_bytes(req), adapter=adapter, gradients=grads, optimizer=optimizer,
-        activations=activations, loss_head=loss_head, generation=generation + resident, reference=reference,
-        overhead=overhead, peak_phase=peak_phase, gpu_bytes=gpu_spec(req.gpu).memory_bytes,
+        activations=activations, loss_head=loss_head, generation=generation + resident,
+        reference=reference_bytes(req), overhead=overhead, peak_phase=peak_phase,
+        gpu_bytes=gpu_spec(req.gpu).memory_bytes,
     )  # fmt: skip
 
 

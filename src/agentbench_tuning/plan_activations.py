@@ -1,4 +1,4 @@
-"""Activation and loss-head bytes of one training step: the tensors autograd keeps, term by term.
+"""Activation, loss-head and generation bytes of one training step: the tensors autograd keeps, term by term.
 
 Per decoder layer, `saved_per_layer_token` counts what transformers' Qwen2/Qwen3 layers with PEFT LoRA keep
 for backward under autocast; it is exact (tests/test_plan.py compares it tensor by tensor with what autograd
@@ -10,7 +10,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from agentbench_tuning.plan_shapes import DTYPE_BYTES, ModelShape, adapter_params, lora_modules
+from agentbench_tuning.plan_shapes import (
+    DTYPE_BYTES,
+    ModelShape,
+    adapter_params,
+    gpu_spec,
+    lora_modules,
+    total_params,
+)
 
 if TYPE_CHECKING:  # plan.py imports this module; the request type is only needed for annotations
     from agentbench_tuning.plan import PlanRequest
@@ -136,3 +143,21 @@ def kept_activation_bytes(req: PlanRequest, layers: int | None = None) -> int:
         per_layer_casts = adapter_params(m, req.lora_r, req.lora_targets) * c // m.num_layers
         casts = per_layer_casts * (1 if req.gradient_checkpointing else layers)
     return layers * per_layer + 2 * t * m.head_dim * c + casts
+
+
+def generation_bytes(req: PlanRequest) -> tuple[int, int]:
+    """(resident, transient) bytes of GRPO's generation on this GPU. Colocated vLLM reserves its
+    gpu_memory_utilization share of the whole GPU for the run (or, sized instead, a bf16 copy of the weights
+    plus the KV cache of the rollouts); generating with transformers holds the KV cache only while sampling.
+    TRL samples per_device_train_batch_size x steps_per_generation (= gradient accumulation) rollouts per
+    device; sized here as at least one group of num_generations."""
+    if req.method != "grpo" or req.grpo_vllm == "server":
+        return 0, 0
+    m, c = req.model, DTYPE_BYTES[req.dtype]
+    rollouts = max(req.batch_size * req.gradient_accumulation_steps, req.grpo_num_generations)
+    kv_cache = 2 * m.num_layers * m.kv_dim * c * rollouts * req.seq_len
+    if req.grpo_vllm == "none":
+        return 0, kv_cache + rollouts * m.vocab_size * 4
+    if req.vllm_gpu_memory_utilization is not None:
+        return int(req.vllm_gpu_memory_utilization * gpu_spec(req.gpu).memory_bytes), 0
+    return total_params(m) * 2 + kv_cache, 0
