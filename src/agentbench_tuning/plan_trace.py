@@ -203,9 +203,27 @@ def _micro_step(req: PlanRequest, model, counter) -> None:
     loss.backward()
 
 
-def trace_step(req: PlanRequest, num_layers: int | None = None, steps: int = 2) -> TraceResult:
-    """Trace `steps` optimizer steps (each with up to 2 micro-batches: more repeat the same memory) of
-    `req` on fake tensors; `num_layers` overrides the depth (see `trace_extrapolated`)."""
+def _create_optimizer_state(model, optimizer, counter) -> None:
+    """Step once on zero gradients, untraced, so that the traced step already holds AdamW's state (the
+    steady state of training; a first step without state peaks lower). Saves tracing a whole first step."""
+    import torch
+
+    if optimizer is None:
+        return
+    for param in model.parameters():
+        if param.requires_grad:
+            param.grad = torch.zeros_like(param)
+    optimizer.step()
+    model.zero_grad(set_to_none=True)
+    for state in optimizer.state.values():
+        for value in state.values():
+            if isinstance(value, torch.Tensor):
+                counter.track(value)
+
+
+def trace_step(req: PlanRequest, num_layers: int | None = None) -> TraceResult:
+    """Trace one optimizer step (with up to 2 micro-batches: more repeat the same memory) of `req` on fake
+    tensors, AdamW's state already allocated; `num_layers` overrides the depth (see `trace_extrapolated`)."""
     from torch._subclasses.fake_tensor import FakeTensorMode
 
     req = req.validate()
@@ -223,14 +241,14 @@ def trace_step(req: PlanRequest, num_layers: int | None = None, steps: int = 2) 
         for t in [*model.parameters(), *model.buffers()]:
             counter.track(t)
         optimizer = _optimizer(req, model)
+        _create_optimizer_state(model, optimizer, counter)
         with counter:
-            for _ in range(steps):
-                for _ in range(min(req.gradient_accumulation_steps, 2)):
-                    _micro_step(req, model, counter)
-                counter.phase = "optimizer"
-                if optimizer is not None:
-                    optimizer.step()
-                model.zero_grad(set_to_none=True)
+            for _ in range(min(req.gradient_accumulation_steps, 2)):
+                _micro_step(req, model, counter)
+            counter.phase = "optimizer"
+            if optimizer is not None:
+                optimizer.step()
+            model.zero_grad(set_to_none=True)
     return TraceResult(
         request=req,
         num_layers=req.model.num_layers,
