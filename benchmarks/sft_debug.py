@@ -52,8 +52,14 @@ def main() -> None:
     }
     RESULTS.mkdir(exist_ok=True)
     write_json_atomic(RESULTS / "sft_debug.json", row)
-    lines = ["# CPU debug SFT", "", f"`python benchmarks/sft_debug.py --config {args.config}`", "",
-             "| metric | value |", "|---|---|"] + [f"| {k} | {v} |" for k, v in row.items()]
+    lines = [
+        "# CPU debug SFT",
+        "",
+        f"`python benchmarks/sft_debug.py --config {args.config}`",
+        "",
+        "| metric | value |",
+        "|---|---|",
+    ] + [f"| {k} | {v} |" for k, v in row.items()]
     (RESULTS / "sft_debug.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 
