@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ...records import write_json_atomic
+from ...records import write_json_atomic, write_jsonl
 from .agents import operation_turn
 from .env import Backend, DBBenchEnv
 from .grade import quote_ident as q
@@ -188,16 +188,8 @@ def write_generated(samples: list[Generated], out_dir: str | Path, stats: dict[s
         chosen = [s for s in samples if s.heldout == keep]
         paths[split] = out / f"{split}.jsonl"
         paths[f"sft_{split}"] = out / f"sft_{split}.jsonl"
-        _write_lines(paths[split], [s.task.to_sample() for s in chosen])
-        _write_lines(paths[f"sft_{split}"], [{"index": i, "type": s.task.type, "messages": s.messages}
+        write_jsonl(paths[split], [s.task.to_sample() for s in chosen])
+        write_jsonl(paths[f"sft_{split}"], [{"index": i, "type": s.task.type, "messages": s.messages}
                                              for i, s in enumerate(chosen)])
     write_json_atomic(out / "stats.json", stats)
     return paths
-
-
-def _write_lines(path: Path, objs: list[dict[str, Any]]) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    with tmp.open("w", encoding="utf-8") as fh:
-        for obj in objs:
-            fh.write(json.dumps(obj, ensure_ascii=False) + "\n")
-    tmp.replace(path)
