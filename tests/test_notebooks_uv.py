@@ -1,0 +1,34 @@
+"""Each notebook's PEP 723 block resolves on its own, the way `uv run training/sft.py` and
+`marimo edit --sandbox training/sft.py` build its environment: the toolkit from this checkout (a path source),
+everything else from PyPI. Resolution only: `uv lock --script NB --dry-run` reads package metadata, writes no
+lock file and downloads no wheels (no GPU wheels either), so it runs on a CPU machine in seconds.
+
+    uv lock --script training/sft.py --dry-run     # by hand (docs/colab.md)
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from agentbench_tuning.notebook_export import find_notebooks
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = find_notebooks(ROOT)
+UV = shutil.which("uv")
+
+
+@pytest.mark.skipif(UV is None, reason="uv is not installed: pip install uv (scripts/install.sh does)")
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=[str(nb.relative_to(ROOT)) for nb in NOTEBOOKS])
+def test_notebook_block_resolves_with_the_toolkit_from_this_checkout(notebook, tmp_path):
+    assert UV is not None
+    # From elsewhere: the block's path source is relative to the notebook, not to the working directory.
+    result = subprocess.run([UV, "lock", "--script", str(notebook), "--dry-run"], cwd=tmp_path,
+                            capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert result.returncode == 0, f"{notebook.name}: its `# /// script` block does not resolve:\n{result.stderr}"
+    assert "Add agentbench-tuning v" in result.stderr
+    assert "Add marimo v" in result.stderr
+    assert not notebook.with_name(notebook.name + ".lock").exists()  # a dry run writes nothing
