@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -18,7 +19,8 @@ from agentbench_tuning.notebook_export import find_notebooks
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = find_notebooks(ROOT)
-UV = shutil.which("uv")
+# The venv's uv (scripts/install.sh installs it) even when the venv's bin/ is not on PATH.
+UV = shutil.which("uv") or next((str(p) for p in [Path(sys.executable).with_name("uv")] if p.exists()), None)
 
 
 @pytest.mark.skipif(UV is None, reason="uv is not installed: pip install uv (scripts/install.sh does)")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import sys
 import zipfile
 from pathlib import Path
 
@@ -36,7 +37,7 @@ def test_resolve_config_outside_the_checkout(tmp_path, monkeypatch):
 
 @pytest.mark.slow
 def test_the_wheel_ships_the_presets(tmp_path):
-    uv = shutil.which("uv")
+    uv = shutil.which("uv") or next((str(p) for p in [Path(sys.executable).with_name("uv")] if p.exists()), None)
     if uv is None:
         pytest.skip("uv is not installed (pip install uv, or bash scripts/install.sh)")
     result = subprocess.run([uv, "build", "--wheel", "--out-dir", str(tmp_path), str(ROOT)],
