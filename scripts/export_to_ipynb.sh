@@ -6,8 +6,9 @@
 # Without NOTEBOOK arguments it exports every marimo notebook in training/, dataset/ and eval/.
 # training/sft.py becomes DIR/training/sft.ipynb (DIR defaults to notebooks_ipynb/, which git ignores), with an
 # install cell (the toolkit from git plus what the notebook's PEP 723 block lists, pinned to uv.lock) and a
-# parameters cell in front (see agentbench_tuning.notebook_export). --repo defaults to $ABTUNE_REPO_URL, else
-# this checkout's origin remote; --ref pins a branch, tag or commit (use one that has this uv.lock).
+# parameters cell in front, and beside it DIR/training/sft.py, the marimo notebook with a git source for the toolkit
+# (see agentbench_tuning.notebook_export). --repo defaults to $ABTUNE_REPO_URL, else this checkout's origin
+# remote; --ref pins a branch, tag or commit (use one that has this uv.lock).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -22,7 +23,7 @@ while [[ $# -gt 0 ]]; do
   case "$1" in
     --out) out="$2"; shift 2 ;;
     --repo|--ref) install_args+=("$1" "$2"); shift 2 ;;
-    -h|--help) sed -n '2,11p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
     -*) echo "error: unknown option $1 (see --help)" >&2; exit 2 ;;
     *) notebooks+=("$1"); shift ;;
   esac
@@ -51,6 +52,9 @@ for notebook in "${notebooks[@]}"; do
   "$PYTHON" -m marimo export ipynb "$notebook" -o "$target" --force
   (cd "$ROOT" && "$PYTHON" -m agentbench_tuning.notebook_export add-colab-cells "$target" --notebook "$relative" \
     ${install_args[@]+"${install_args[@]}"})
-  exported+=("$target")
+  # The marimo notebook too, its toolkit source pointing at git: `uv run sft.py` works without a checkout.
+  (cd "$ROOT" && "$PYTHON" -m agentbench_tuning.notebook_export standalone "$relative" \
+    ${install_args[@]+"${install_args[@]}"}) > "${target%.ipynb}.py"
+  exported+=("$target" "${target%.ipynb}.py")
 done
 printf 'exported %s\n' "${exported[@]}"

@@ -111,6 +111,13 @@ def test_exported_ipynb_starts_with_install_and_parameters_cells(exported, noteb
     assert all(COLAB_TAG not in cell.metadata.get("tags", []) for cell in cells[4:])
 
 
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=IDS)
+def test_exported_marimo_notebook_takes_the_toolkit_from_git(exported, notebook):
+    standalone = exported / notebook.relative_to(ROOT)
+    sources = script_metadata(standalone)["tool"]["uv"]["sources"]
+    assert sources == {"agentbench-tuning": {"git": REPO, "rev": "main"}}
+
+
 # What a user sees with no arguments (besides no error) and with debug-style ones, per notebook.
 NO_ARGS_SAYS = {"eval/report.py": "Enter one or more run directories"}
 DEBUG_ARGS = {"dataset/alfworld_gen.py": "--games 6 --seed 1", "dataset/dbbench_gen.py": "--n 12"}

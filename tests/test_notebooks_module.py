@@ -22,6 +22,7 @@ from agentbench_tuning.notebook_export import (
     resolve_repo_url,
     script_examples,
     script_metadata,
+    with_git_source,
 )
 from agentbench_tuning.notebooks import (
     changed_overrides,
@@ -206,3 +207,19 @@ def test_find_notebooks_only_takes_marimo_apps(tmp_path):
     (tmp_path / "training" / "helpers.py").write_text("x = 1\n")
     (tmp_path / "eval" / "report.py").write_text("import marimo\napp = marimo.App(width='full')\n")
     assert find_notebooks(tmp_path) == [tmp_path / "training" / "sft.py", tmp_path / "eval" / "report.py"]
+
+
+def test_with_git_source_replaces_only_the_checkout_source(tmp_path):
+    notebook = ROOT / "training" / "sft.py"
+    exported = with_git_source(notebook, "https://h/o/r.git", "v1")
+    standalone = tmp_path / "sft.py"
+    standalone.write_text(exported)
+    meta = script_metadata(standalone)
+    assert meta["tool"]["uv"]["sources"]["agentbench-tuning"] == {"git": "https://h/o/r.git", "rev": "v1"}
+    assert meta["dependencies"] == script_metadata(notebook)["dependencies"]
+    original = notebook.read_text().splitlines()
+    changed = [n for n, (a, b) in enumerate(zip(original, exported.splitlines(), strict=True)) if a != b]
+    assert len(changed) == 2  # the sources line and its comment; the notebook's code is untouched
+    (tmp_path / "bare.py").write_text("# /// script\n# dependencies = []\n# ///\nimport marimo\n")
+    with pytest.raises(ValueError, match=r'bare.py: its `# /// script` block needs `# agentbench-tuning = \{ path'):
+        with_git_source(tmp_path / "bare.py", "https://h/o/r.git")

@@ -12,10 +12,15 @@
    arguments in script-mode form, because marimo's widgets do not show in Jupyter or Colab;
 4. a cell that hands those arguments to `agentbench_tuning.notebooks.cli_args`.
 
+Beside each ipynb goes the marimo notebook itself with its PEP 723 path source (the checkout) replaced by a
+git source (`with_git_source`), so the exported .py also builds its own environment with `uv run` or
+`marimo edit --sandbox`, away from any checkout.
+
     python -m agentbench_tuning.notebook_export list                   # the marimo notebooks in the repo
     python -m agentbench_tuning.notebook_export repo-url [--repo URL]  # the https URL the install cell uses
     python -m agentbench_tuning.notebook_export requirements training/sft.py --repo URL [--ref REF]
     python -m agentbench_tuning.notebook_export add-colab-cells out.ipynb --notebook training/sft.py --repo URL
+    python -m agentbench_tuning.notebook_export standalone training/sft.py --repo URL [--ref REF] > sft.py
 
 The repo URL comes from `--repo`, else ABTUNE_REPO_URL, else this checkout's `origin` remote (SSH remotes are
 rewritten to https, since Colab has no SSH key); with none of them it is an error, not a placeholder.
@@ -70,6 +75,23 @@ def script_metadata(path: str | os.PathLike) -> dict:
     content = "".join(line[2:] if line.startswith("# ") else line[1:]
                       for line in blocks[0].group("content").splitlines(keepends=True))
     return tomllib.loads(content)
+
+
+_PATH_SOURCE = re.compile(r'(?m)^# agentbench-tuning = \{ path = "[^"]*"(?:, editable = true)? \}$')
+_SOURCE_COMMENT = re.compile(r"(?m)^# # The toolkit from this checkout.*$")
+
+
+def with_git_source(notebook: str | os.PathLike, repo_url: str, ref: str | None = None) -> str:
+    """The notebook's text with its PEP 723 path source (`{ path = ".." }`, the checkout) replaced by the git
+    repository, so the exported .py resolves on its own: `uv run sft.py`, `marimo edit --sandbox sft.py`."""
+    text = Path(notebook).read_text(encoding="utf-8")
+    if len(_PATH_SOURCE.findall(text)) != 1:
+        raise ValueError(f'{notebook}: its `# /// script` block needs `# agentbench-tuning = {{ path = ".." }}` '
+                         "under `# [tool.uv.sources]` (see docs/colab.md)")
+    rev = f', rev = "{ref}"' if ref else ""
+    text = _PATH_SOURCE.sub(f'# agentbench-tuning = {{ git = "{repo_url}"{rev} }}', text)
+    return _SOURCE_COMMENT.sub("# # The toolkit from its git repository (exported by scripts/export_to_ipynb.sh).",
+                               text)
 
 
 def lock_versions(lock_path: str | os.PathLike) -> dict[str, str]:
@@ -223,7 +245,8 @@ def _parser() -> argparse.ArgumentParser:
     url = commands.add_parser("repo-url", help="print the https URL the install cell uses")
     url.add_argument("--repo", help=repo_help)
     for name, help_text in (("requirements", "print what a notebook's install cell installs, one per line"),
-                            ("add-colab-cells", "put the Colab cells in front of an exported ipynb")):
+                            ("add-colab-cells", "put the Colab cells in front of an exported ipynb"),
+                            ("standalone", "print the notebook with its toolkit source pointing at git")):
         command = commands.add_parser(name, help=help_text)
         if name == "add-colab-cells":
             command.add_argument("ipynb", type=Path)
@@ -247,6 +270,8 @@ def main(argv: list[str] | None = None) -> int:
             requirements = notebook_requirements(notebook, resolve_repo_url(args.repo), args.ref)
             if args.command == "requirements":
                 print("\n".join(requirements))
+            elif args.command == "standalone":
+                print(with_git_source(notebook, resolve_repo_url(args.repo), args.ref), end="")
             else:
                 add_colab_cells(args.ipynb, notebook, requirements)
     except (ValueError, FileNotFoundError) as err:
