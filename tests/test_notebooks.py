@@ -123,30 +123,58 @@ NO_ARGS_SAYS = {"eval/report.py": "Enter one or more run directories"}
 DEBUG_ARGS = {"dataset/alfworld_gen.py": "--games 6 --seed 1", "dataset/dbbench_gen.py": "--n 12"}
 
 
+def execute_in_jupyter(exported: Path, notebook: Path, args: str, folder: Path) -> str:
+    """Run the exported notebook with `jupyter nbconvert --execute` in `folder`, its parameters cell set to
+    `args` (what a user, or `papermill -p NOTEBOOK_ARGS ...`, does); return its text and HTML outputs."""
+    import nbformat
+
+    name = notebook.relative_to(ROOT).as_posix()
+    ipynb = nbformat.read(exported / notebook.relative_to(ROOT).with_suffix(".ipynb"), as_version=4)
+    parameters = next(c for c in ipynb.cells if PARAMETERS_TAG in c.metadata.get("tags", []))
+    parameters.source = parameters.source.replace('NOTEBOOK_ARGS = ""', f"NOTEBOOK_ARGS = {args!r}")
+    path = folder / notebook.with_suffix(".ipynb").name
+    nbformat.write(ipynb, path)
+    env = {**_env(), "ABTUNE_SKIP_INSTALL": "1"}  # the toolkit is this checkout (PYTHONPATH), not git
+    command = [sys.executable, "-m", "nbconvert", "--to", "notebook", "--execute", "--output", "executed.ipynb",
+               f"--ExecutePreprocessor.timeout={EXECUTE_TIMEOUT_S}", path.name]  # fmt: skip
+    result = subprocess.run(command, cwd=folder, env=env, capture_output=True, text=True,
+                            timeout=EXECUTE_TIMEOUT_S + 60)  # fmt: skip
+    assert result.returncode == 0, f"{name} ({args or 'no arguments'}) failed in Jupyter:\n{result.stderr[-4000:]}"
+    outputs = [o for c in nbformat.read(folder / "executed.ipynb", 4).cells if c.cell_type == "code" for o in c.outputs]
+    return "".join(o.get("text", "") + o.get("data", {}).get("text/html", "") for o in outputs)
+
+
 @pytest.mark.slow
 @pytest.mark.timeout(EXECUTE_TIMEOUT_S + 120)
 @pytest.mark.parametrize("mode", ["no-args", "debug"])
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=IDS)
 def test_exported_ipynb_executes_in_jupyter_outside_the_repo(exported, notebook, mode, tmp_path):
-    import nbformat
-
     name = notebook.relative_to(ROOT).as_posix()
-    ipynb = nbformat.read(exported / notebook.relative_to(ROOT).with_suffix(".ipynb"), as_version=4)
     args = "" if mode == "no-args" else DEBUG_ARGS.get(name, "--debug")
-    # What a user (or `papermill -p NOTEBOOK_ARGS ...`) does: fill in the parameters cell.
-    parameters = next(c for c in ipynb.cells if PARAMETERS_TAG in c.metadata.get("tags", []))
-    parameters.source = parameters.source.replace('NOTEBOOK_ARGS = ""', f"NOTEBOOK_ARGS = {args!r}")
-    path = tmp_path / notebook.with_suffix(".ipynb").name  # its own folder, as Colab runs it: no configs/ here
-    nbformat.write(ipynb, path)
-    env = {**_env(), "ABTUNE_SKIP_INSTALL": "1"}  # the toolkit is this checkout (PYTHONPATH), not git
-    command = [sys.executable, "-m", "nbconvert", "--to", "notebook", "--execute", "--output", "executed.ipynb",
-               f"--ExecutePreprocessor.timeout={EXECUTE_TIMEOUT_S}", path.name]  # fmt: skip
-    result = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True,
-                            timeout=EXECUTE_TIMEOUT_S + 60)  # fmt: skip
-    assert result.returncode == 0, f"{name} ({mode}) failed in Jupyter:\n{result.stderr[-4000:]}"
-    outputs = "".join(o.get("text", "") for c in nbformat.read(tmp_path / "executed.ipynb", 4).cells
-                      if c.cell_type == "code" for o in c.outputs)  # fmt: skip
+    outputs = execute_in_jupyter(exported, notebook, args, tmp_path)  # its own folder, as Colab: no configs/ here
     if mode == "no-args" and name in NO_ARGS_SAYS:
         assert NO_ARGS_SAYS[name] in outputs
     assert not (tmp_path / "configs").exists()
     shutil.rmtree(tmp_path / "runs", ignore_errors=True)
+
+
+@pytest.mark.slow
+def test_report_notebook_compares_an_expert_run_with_a_model_run(exported, tmp_path, tiny_model_dirs):
+    from agentbench_tuning.config import EvalRunConfig, EvalSettings, ModelConfig, RolloutSettings, Sampling
+    from agentbench_tuning.eval.runner import evaluate
+
+    def settings(agent: str) -> EvalSettings:
+        return EvalSettings(benchmark="alfworld-sim", agent=agent, out=str(tmp_path / agent), games=6)
+
+    evaluate(EvalRunConfig(ModelConfig(name_or_path=""), eval=settings("expert")))
+    evaluate(EvalRunConfig(ModelConfig(name_or_path=str(tiny_model_dirs["qwen2.5"])),
+                           RolloutSettings(engine="transformers", sampling=Sampling(max_new_tokens=4)),
+                           settings("model")))  # fmt: skip
+    folder = tmp_path / "colab"
+    folder.mkdir()
+    outputs = execute_in_jupyter(exported, ROOT / "eval" / "report.py",
+                                 f"--runs {tmp_path / 'expert'},{tmp_path / 'model'}", folder)  # fmt: skip
+    # The same verdict and sign convention as `abtune report --compare expert model`: the expert solves all 6
+    # games, the random tiny model none; h = 2·asin(√0) − 2·asin(√1) = −π.
+    assert "expert is better than model: model 0.0% vs expert 100.0%" in outputs
+    assert "Cohen's h = -3.142 (positive: model is higher than expert) over 6 matched (item, seed) pairs" in outputs
