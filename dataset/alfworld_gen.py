@@ -1,6 +1,10 @@
 # /// script
-# requires-python = ">=3.10"
-# dependencies = ["agentbench-tuning", "marimo", "pandas"]
+# requires-python = ">=3.11"
+# dependencies = ["agentbench-tuning", "marimo>=0.25", "pandas"]
+#
+# # The toolkit from this checkout (`uv run`, `marimo edit --sandbox`); the Colab export installs it from git.
+# [tool.uv.sources]
+# agentbench-tuning = { path = "..", editable = true }
 # ///
 """Generated ALFWorld SFT conversations from our household simulator (no ALFWorld data).
 

@@ -1,5 +1,10 @@
 # /// script
-# dependencies = ["agentbench-tuning", "marimo"]
+# requires-python = ">=3.11"
+# dependencies = ["agentbench-tuning", "marimo>=0.25"]
+#
+# # The toolkit from this checkout (`uv run`, `marimo edit --sandbox`); the Colab export installs it from git.
+# [tool.uv.sources]
+# agentbench-tuning = { path = "..", editable = true }
 # ///
 """DB Bench task generator notebook: our own tables, questions, gold answers and expert trajectories.
 

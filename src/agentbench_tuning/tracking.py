@@ -14,7 +14,7 @@ import os
 import platform
 import subprocess
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -88,7 +88,7 @@ def save_run_metadata(out_dir: str | Path, config: dict[str, Any], seeds: list[i
     out_dir.mkdir(parents=True, exist_ok=True)
     meta = {
         "kind": kind,
-        "time": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "time": datetime.now(UTC).isoformat(timespec="seconds"),
         "argv": sys.argv,
         "config": config,
         "seeds": list(seeds),

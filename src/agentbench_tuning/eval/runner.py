@@ -19,7 +19,7 @@ import os
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -98,7 +98,7 @@ def prepare_run_dir(out_dir: Path, identity: dict[str, Any], overwrite: bool) ->
     path = out_dir / "identity.json"
     existing = [name for name in RUN_FILES if (out_dir / name).exists()]
     if overwrite and existing:
-        aside = out_dir / f"previous-{datetime.now(timezone.utc).strftime('%Y%m%dT%H%M%S%f')}"
+        aside = out_dir / f"previous-{datetime.now(UTC).strftime('%Y%m%dT%H%M%S%f')}"
         aside.mkdir()
         for name in existing:
             os.replace(out_dir / name, aside / name)

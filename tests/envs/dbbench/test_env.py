@@ -24,10 +24,7 @@ OP = "Let me query.\nAction: Operation\n```sql\n{}\n```"
 
 @pytest.fixture(params=["sqlite", pytest.param("mysql", marks=pytest.mark.mysql)])
 def backend(request):
-    if request.param == "sqlite":
-        made = SQLiteBackend()
-    else:
-        made = MySQLBackend(request.getfixturevalue("mysql_url"))
+    made = SQLiteBackend() if request.param == "sqlite" else MySQLBackend(request.getfixturevalue("mysql_url"))
     yield made
     made.close()
 
