@@ -180,3 +180,32 @@ def test_two_dpo_steps_move_lora_only_and_loss_matches_hand(tmp_path, loss_type)
     hand = dpo_loss_by_hand(model, batch, beta=0.5, normalise=loss_type == "sigmoid_norm")
     assert hand != pytest.approx(math.log(2), abs=1e-4)
     assert trl_loss == pytest.approx(hand, abs=1e-4)
+
+
+def test_round_pairs_match_a_first_turn_failure_to_the_expert():
+    """ALFWorld records keep the final transcript: the expert's task turn lost its action list, the failure's
+    (ended on its first turn) still shows it. Paired by task index, with the failure's prompt."""
+    from agentbench_tuning.training.dpo_round import round_pairs
+
+    def record(run, success, tail, task_turn, status):
+        head = [{"role": "user", "content": "Instruction."}, {"role": "assistant", "content": "Ok."},
+                {"role": "user", "content": task_turn}]
+        return {"index": 3, "seed": 0, "benchmark": "alfworld-sim", "type": "put", "run": run, "success": success,
+                "status": status, "turns": len(tail), "messages": head + tail}
+
+    expert = record("expert", True, [
+        {"role": "assistant", "content": "ACTION: go to desk 1", "sampled": True},
+        {"role": "user", "content": "On the desk 1, you see a pen 1."},
+        {"role": "assistant", "content": "ACTION: take pen 1 from desk 1", "sampled": True}],
+        "Your task is to: put a pen in drawer.", "completed")
+    lost = record("explore", False, [{"role": "assistant", "content": "I think so.", "sampled": True}],
+                  "Your task is to: put a pen in drawer. AVAILABLE ACTIONS: go to desk 1\nlook\n",
+                  "agent invalid action")
+    [pair] = round_pairs([expert], [lost], "trajectory")
+    assert pair["prompt"][-1]["content"].endswith("AVAILABLE ACTIONS: go to desk 1\nlook\n")
+    assert [m["content"] for m in pair["chosen"]] == [m["content"] for m in expert["messages"][3:]]
+    assert [m["loss"] for m in pair["chosen"]] == [True, False, True]
+    assert pair["rejected"] == [{"role": "assistant", "content": "I think so.", "loss": True}]
+    [step] = round_pairs([expert], [lost], "step")
+    assert step["chosen"][0]["content"] == "ACTION: go to desk 1" and step["rejected"][0]["content"] == "I think so."
+    assert round_pairs([expert], [{**lost, "success": True}], "trajectory") == []
