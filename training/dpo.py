@@ -55,8 +55,9 @@ def _(cli_args, config_overrides, mo):
     args = cli_args()
     debug = "debug" in args
     do_round = "round" in args
-    debug_overrides = ["train.max_steps=4", "train.logging_steps=1", "train.save_steps=2",
-                       "train.output_dir=runs/notebook_dpo_debug"]
+    # --debug: the CPU demo, two steps on the step pairs of one generated game; --section.key arguments still win.
+    debug_overrides = ["train.max_steps=2", "pairs.train=[gen:alfworld-steps:1]", "train.logging_steps=1",
+                       "train.save_steps=2", "train.output_dir=runs/notebook_dpo_debug"]
     arg_overrides = (debug_overrides if debug else []) + config_overrides(
         args, own=("config", "debug", "round"),
         shorthands={"max_steps": "train.max_steps", "output_dir": "train.output_dir"})

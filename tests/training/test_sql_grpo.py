@@ -169,3 +169,19 @@ def test_two_grpo_steps_move_lora_only(tmp_path):
     assert lora and all(not torch.equal(lora[n], after[n]) for n in lora)
     assert all(torch.equal(base[n], after[n]) for n in base)
     assert (result.adapter_dir / "adapter_model.safetensors").is_file()
+
+
+@pytest.mark.parametrize(("kind", "override", "message"), [
+    ("sql_grpo", "train.per_device_train_batch_size=3", "= 3 must be a multiple of grpo.num_generations=4"),
+    ("sql_grpo", "grpo.num_generations=1", "GRPO compares at least 2 completions"),
+    ("sql_grpo", "data.backend=postgres", "data.backend='postgres' is not one of sqlite, mysql"),
+    ("dpo", "dpo.loss_type=ipo", "dpo.loss_type='ipo' is not one of sigmoid, sigmoid_norm"),
+    ("dpo", "explore.temperature=0", "explore.temperature=0: must be > 0"),
+    ("dpo", "dpo.beta=0", "dpo.beta must be positive"),
+])
+def test_config_rules_name_the_field(kind, override, message):
+    from agentbench_tuning.config import ConfigError, load_config
+
+    with pytest.raises(ConfigError, match="configs/") as err:
+        load_config(f"configs/{kind}_debug.yaml", kind, [override])
+    assert message in str(err.value)
