@@ -18,6 +18,7 @@ import argparse
 import json
 import os
 import platform
+import sys
 import time
 from pathlib import Path
 
@@ -167,10 +168,22 @@ def main() -> None:
     args = parser.parse_args()
     out, seeds = Path(args.out), [int(s) for s in args.eval_seeds.split(",")]
     started = time.perf_counter()
+    progress = {"command": "python benchmarks/dpo_learning.py " + " ".join(sys.argv[1:]), "finished": False,
+                "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPU cores, no GPU"}
+
+    def stage(name: str, **values) -> None:  # what a run stopped midway had measured, stage by stage
+        progress[name] = {**values, "elapsed_s": round(time.perf_counter() - started, 1)}
+        RESULTS.mkdir(exist_ok=True)
+        write_json_atomic(RESULTS / "dpo_learning.partial.json", progress)
+
     sft = sft_warm_start(args.model, args.sft_steps, args.sft_conversations, out / "sft")
+    stage("sft", steps=sft.global_step, losses=[round(x, 4) for x in sft.losses])
     tasks = heldout_tasks(args.eval_tasks, seed=11, out=out)
     sft_records = evaluate_adapter(args.model, str(sft.adapter_dir), tasks, seeds, out / "eval_sft", args.max_new_tokens)
+    stage("sft_eval", **rate(sft_records))
     result = dpo_round(dpo_round_config(args.model, str(sft.adapter_dir), args, out))
+    stage("round", explore_success=result.explore_success_rate, pairs=result.pairs,
+          dpo_losses=result.dpo.curve("loss") if result.dpo else None)
     if result.dpo is None:
         raise SystemExit(f"no pairs: exploration success {result.explore_success_rate}; nothing to compare")
     dpo_records = evaluate_adapter(args.model, str(result.dpo.adapter_dir), tasks, seeds, out / "eval_dpo",
@@ -180,6 +193,7 @@ def main() -> None:
     row = {
         "command": "python benchmarks/dpo_learning.py " + " ".join(f"--{k.replace('_', '-')} {v}"
                                                                    for k, v in vars(args).items()),
+        "finished": True,
         "model": args.model, "sft_steps": sft.global_step, "sft_loss": [round(x, 4) for x in sft.losses[:1] + sft.losses[-1:]],
         "sft_eval": rate(sft_records), "dpo_eval": rate(dpo_records),
         "sft_eval_summary": summarize_records(sft_records), "dpo_eval_summary": summarize_records(dpo_records),
