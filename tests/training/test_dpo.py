@@ -209,3 +209,35 @@ def test_round_pairs_match_a_first_turn_failure_to_the_expert():
     [step] = round_pairs([expert], [lost], "step")
     assert step["chosen"][0]["content"] == "ACTION: go to desk 1" and step["rejected"][0]["content"] == "I think so."
     assert round_pairs([expert], [{**lost, "success": True}], "trajectory") == []
+
+
+@pytest.mark.slow
+def test_init_adapter_is_the_frozen_reference(tmp_path):
+    """ETO: DPO from an existing adapter; TRL copies it into a frozen "ref" adapter, so the first loss is ln 2
+    although the adapter is far from the base, and training moves "default" while "ref" stays the start."""
+    from peft import get_peft_model
+
+    from agentbench_tuning.models import load_policy
+    from agentbench_tuning.training.dpo import build_dpo_trainer, train
+    from agentbench_tuning.training.runtime import lora_config
+
+    cfg = dpo_config(tmp_path)
+    policy = load_policy("tiny:qwen2.5")
+    start = get_peft_model(policy.model, lora_config(cfg.lora))
+    torch.manual_seed(0)
+    for name, param in start.named_parameters():
+        if "lora_B" in name:
+            param.data.normal_(0, 0.05)  # an adapter that changes the model, like a trained SFT adapter
+    start.save_pretrained(tmp_path / "sft_adapter")
+    cfg = dpo_config(tmp_path, f"dpo.init_adapter={tmp_path / 'sft_adapter'}", "train.max_steps=1")
+    setup = build_dpo_trainer(cfg)
+    model = setup.trainer.model
+    assert set(model.peft_config) == {"default", "ref"}
+    default = {n: p.detach().clone() for n, p in model.named_parameters() if "lora_B.default" in n}
+    ref = {n: p.detach().clone() for n, p in model.named_parameters() if "lora_B.ref" in n}
+    assert default and all(torch.equal(default[n], ref[n.replace(".default", ".ref")]) for n in default)
+    result = train(setup, cfg)
+    assert result.curve("loss")[0] == pytest.approx(math.log(2), abs=1e-6)
+    after = dict(model.named_parameters())
+    assert all(not torch.equal(default[n], after[n]) for n in default)
+    assert all(torch.equal(ref[n], after[n]) for n in ref)
