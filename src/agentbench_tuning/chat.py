@@ -75,11 +75,12 @@ def template_form(tokenizer) -> TemplateForm:
     """Read the assistant-turn form off `tokenizer`'s chat template and check it token by token.
 
     Checked: the rendering of [user, assistant] is the rendering of [user] with the generation prompt,
-    then the content, then the end of turn; the end of turn holds a special token; the rendered text
-    tokenizes to exactly `apply_chat_template(tokenize=True)`'s ids; and token boundaries fall exactly at
-    the content's end and the end-of-turn's end, so the mask never splits a token; and the generation
-    prompt alone tokenizes to a prefix of those ids, so the ids trained on are the ids the served model
-    continues from. Cached per tokenizer and chat template.
+    then the content, then the end of turn; the end of turn holds a special token; token boundaries fall
+    exactly at the content's end and the end-of-turn's end, so the mask never splits a token; and the
+    generation prompt alone tokenizes to a prefix of the rendered ids, so the ids trained on are the ids
+    the served model continues from. Ids are those of the rendered text tokenized without added special
+    tokens, as `apply_chat_template(tokenize=True)` and vLLM's chat endpoint do. Cached per tokenizer and
+    chat template.
     """
     cached = _FORMS.get(tokenizer)
     if cached is not None and cached[0] == tokenizer.chat_template:
@@ -96,23 +97,20 @@ def _read_template_form(tokenizer) -> TemplateForm:
     probe = [{"role": "user", "content": PROBE_USER}, {"role": "assistant", "content": PROBE_REPLY}]
     text = tokenizer.apply_chat_template(probe, tokenize=False)
     prefix = tokenizer.apply_chat_template(probe[:1], tokenize=False, add_generation_prompt=True)
-    start = len(prefix)
-    content_end = start + len(PROBE_REPLY)
-    if not text.startswith(prefix) or text[start:content_end] != PROBE_REPLY:
+    content_end = len(prefix) + len(PROBE_REPLY)
+    if not text.startswith(prefix) or text[len(prefix) : content_end] != PROBE_REPLY:
         raise ValueError(
             f"{name}: the chat template does not render an assistant turn as '<generation prompt>{{content}}"
             f"<end of turn>' (rendered {text[-200:]!r}); response-only masking needs that form"
         )
     enc = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
     ids, offsets = list(enc["input_ids"]), enc["offset_mapping"]
-    templated = tokenizer.apply_chat_template(probe, tokenize=True, return_dict=True)["input_ids"]
-    if ids != list(templated):
-        raise ValueError(
-            f"{name}: tokenizing the rendered template gives other ids than apply_chat_template(tokenize=True) "
-            f"({ids[:8]}... vs {list(templated)[:8]}...); the tokenizer adds special tokens the template "
-            "does not render. Fix the tokenizer config (add_bos_token) or the template."
-        )
-    # Named special tokens plus added tokens flagged special (Llama 3's <|eot_id|> is only the latter).
+    _check_prompt_is_a_token_prefix(tokenizer, name, ids, prefix)
+    return _end_of_turn(tokenizer, name, text, ids, offsets, content_end)
+
+
+def _check_prompt_is_a_token_prefix(tokenizer, name: str, ids: list[int], prefix: str) -> None:
+    """The rendered turn's ids start with the generation prompt's own ids (what a served model is given)."""
     prefix_ids = list(tokenizer(prefix, add_special_tokens=False)["input_ids"])
     if ids[: len(prefix_ids)] != prefix_ids:
         raise ValueError(
@@ -121,10 +119,14 @@ def _read_template_form(tokenizer) -> TemplateForm:
             "ids would differ from what the served model sees; e.g. a prompt ending in a space merges with the "
             "content's first word. Use a template whose generation prompt ends at a token boundary."
         )
-    special = set(tokenizer.all_special_ids) | {
-        i for i, t in tokenizer.added_tokens_decoder.items() if t.special
-    }
-    after = [i for i, (s, _) in enumerate(offsets) if s >= content_end]
+
+
+def _end_of_turn(tokenizer, name: str, text: str, ids: list[int], offsets, content_end: int) -> TemplateForm:
+    """The tokens from the content's end up to and including the first special token."""
+    # Named special tokens plus added tokens flagged special (Llama 3's <|eot_id|> is only the latter).
+    special = set(tokenizer.all_special_ids)
+    special |= {i for i, token in tokenizer.added_tokens_decoder.items() if token.special}
+    after = [i for i, (tok_start, _) in enumerate(offsets) if tok_start >= content_end]
     if not after or offsets[after[0]][0] != content_end:
         raise ValueError(f"{name}: no token boundary at the end of the assistant content in {text!r}")
     stop = next((i for i in after if ids[i] in special), None)

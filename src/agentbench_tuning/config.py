@@ -30,7 +30,8 @@ class ConfigError(ValueError):
 @dataclass(frozen=True)
 class ModelConfig:
     name_or_path: str = "Qwen/Qwen2.5-7B-Instruct"
-    # "tiny:qwen2.5" / "tiny:qwen3-2507" builds a random-weight model of the real architecture (CPU demo, tests).
+    # A hub id or local folder; "tiny:qwen2.5" / "tiny:qwen3-2507" builds a random-weight model of the real
+    # architecture (CPU demo, tests); "smollm2" / "gguf:<file>" open GGUF checkpoints (docs/models.md).
     family: str | None = None  # None: detected from the model's config
     dtype: str = "auto"  # auto | bfloat16 | float16 | float32
     attn_implementation: str = "sdpa"  # sdpa | eager | flash_attention_2 | kernels-community/...
@@ -80,9 +81,10 @@ class TrainSettings:
     save_steps: int = 100
     save_total_limit: int = 3
     early_stopping_patience: int | None = None  # evaluations without improvement of eval_loss
-    resume: str = "auto"  # auto (last checkpoint in output_dir, if any) | never | a checkpoint path
+    resume: str = "auto"  # auto (newest complete checkpoint in output_dir; a finished run is reported, not
+    # retrained) | never | a checkpoint path
     seed: int = 42
-    report_to: str = "none"  # none | wandb | wandb-offline | tensorboard
+    report_to: str = "none"  # none | wandb | wandb-offline | tensorboard | mlflow (local SQLite store by default)
     run_name: str | None = None
     optim: str = "adamw_torch"
 
@@ -161,6 +163,7 @@ class EvalSettings:
     backend: str = "sqlite"  # dbbench: mysql (faithful) | sqlite
     db_url: str | None = None  # dbbench mysql: default = the managed server's
     compare: str = "v0.2"  # dbbench SELECT answer comparison: v0.2 | fc
+    allow_broken_tables: bool = False  # dbbench: run samples whose table MySQL cannot create table-less, as v0.2
     prompt_file: str | None = None  # instruction/prompts from `abtune prompts import`
     responses: str | None = None  # replay agent: a replay JSONL or another run's records.jsonl
 
@@ -212,7 +215,7 @@ class SFTRunConfig:
         _choice("model.quantization", m.quantization, (None, "4bit"))
         _choice("data.overlong", d.overlong, ("drop", "truncate_turns"))
         _choice("train.precision", t.precision, ("auto", "bf16", "fp16", "fp32"))
-        _choice("train.report_to", t.report_to, ("none", "wandb", "wandb-offline", "tensorboard"))
+        _choice("train.report_to", t.report_to, ("none", "wandb", "wandb-offline", "tensorboard", "mlflow"))
         if m.quantization and not lora.enabled:
             raise ConfigError("model.quantization=4bit needs lora.enabled=true (QLoRA trains adapters only)")
         if t.packing and "flash" not in m.attn_implementation:
@@ -492,12 +495,16 @@ KINDS = {"sft": SFTRunConfig, "eval": EvalRunConfig}
 KINDS.update(dpo=DPORunConfig, sql_grpo=SQLGRPORunConfig)  # RL kinds (issue 9)
 
 
-def load_config(source: str | Path | dict | None, kind: str, overrides: list[str] | tuple[str, ...] = ()):
-    """Load a run config of `kind` from a YAML file or a dict, apply `key=value` overrides, type-check and
-    validate it. Errors name the file, line and key (for a dict: the dotted key)."""
-    if kind not in KINDS:
+def load_config(source: str | Path | dict | None, kind: str | type, overrides: list[str] | tuple[str, ...] = ()):
+    """Load a run config of `kind` (a name of `KINDS`, or a run-config dataclass with `validate()` defined next
+    to its method, e.g. `experiments.settings.SweepRunConfig`) from a YAML file or a dict, apply `key=value`
+    overrides, type-check and validate it. Errors name the file, line and key (for a dict: the dotted key)."""
+    if isinstance(kind, type):
+        cls = kind
+    elif kind in KINDS:
+        cls = KINDS[kind]
+    else:
         raise ConfigError(f"unknown config kind {kind!r}; choose one of {', '.join(KINDS)}")
-    cls = KINDS[kind]
     if isinstance(source, dict):
         values, lines, where = copy.deepcopy(source), {}, "<dict>"
     elif source is None:

@@ -61,13 +61,12 @@ def _run_on_fresh_copy(task, sqls: list[str]) -> tuple[str, str]:
 
 
 def _same_rows(a: str, b: str) -> bool:
-    import ast
+    """Two result texts hold the same rows (order-insensitive); an error text is no rows. The parser reads
+    MySQL's printed values (Decimal('6.00') included) without evaluating anything."""
+    from agentbench_tuning.envs.dbbench.grade import parse_result_rows
 
-    try:
-        rows_a, rows_b = ast.literal_eval(a), ast.literal_eval(b)
-    except (ValueError, SyntaxError):
-        return False  # an error text, not rows
-    return isinstance(rows_a, list) and sorted(map(repr, rows_a)) == sorted(map(repr, rows_b))
+    rows_a, rows_b = parse_result_rows(a), parse_result_rows(b)
+    return rows_a is not None and rows_b is not None and sorted(map(repr, rows_a)) == sorted(map(repr, rows_b))
 
 
 def dbbench_sql_execution(completions: list[Any], sample: list[Any], **kwargs) -> list[float]:

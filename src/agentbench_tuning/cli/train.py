@@ -23,6 +23,10 @@ def sft(
 
     cfg = load_config(config, "sft", ctx.args)
     result = run_sft(cfg)
+    if result.already_finished:
+        console.print(f"[yellow]already finished[/]: {result.global_step} steps; adapter in {result.adapter_dir} "
+                      "(train.resume=never or a new train.output_dir starts over)")
+        return
     losses = result.losses
     trend = f"loss {losses[0]:.4f} -> {losses[-1]:.4f}" if losses else "no loss logged"
     resumed = f", resumed from {result.resumed_from}" if result.resumed_from else ""

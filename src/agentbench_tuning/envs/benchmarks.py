@@ -80,7 +80,7 @@ def _dbbench_tasks(settings: EvalSettings) -> list[EpisodeSpec]:
 
     if not settings.data:
         raise ValueError("DB Bench needs --data FILE.jsonl (v0.2-format samples, e.g. from `abtune data dbbench-gen`)")
-    tasks = load_tasks(settings.data)[: settings.limit]
+    tasks = load_tasks(settings.data, allow_broken_tables=settings.allow_broken_tables)[: settings.limit]
     return [EpisodeSpec(t.index, t, t.type) for t in tasks]
 
 
@@ -93,7 +93,7 @@ def _dbbench_envs(settings: EvalSettings) -> EnvSource:
             raise ValueError("--backend mysql needs a server: start one with `abtune db start` or pass --db-url")
 
         def make_db():
-            return MySQLBackend(url, unique_databases=True)
+            return MySQLBackend(url)  # every episode gets its own database and sandbox user
     else:
 
         def make_db():

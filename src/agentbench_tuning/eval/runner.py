@@ -27,6 +27,7 @@ from agentbench_tuning.config import EvalRunConfig, Limits, Sampling
 from agentbench_tuning.envs.base import EpisodeSpec
 from agentbench_tuning.envs.benchmarks import Benchmark, get_benchmark
 from agentbench_tuning.eval.stats import success_rate, summarize_records
+from agentbench_tuning.locks import RunLock
 from agentbench_tuning.records import RecordWriter, latest_records, write_json_atomic
 from agentbench_tuning.rollout.episodes import Trajectory, run_episodes
 from agentbench_tuning.rollout.generator import Generator
@@ -66,7 +67,7 @@ def run_identity(cfg: EvalRunConfig) -> dict[str, Any]:
         if value:
             identity[key] = {"path": str(value), "sha256": _hash_path(value)}
     if e.benchmark == "dbbench":
-        identity.update(backend=e.backend, compare=e.compare)
+        identity.update(backend=e.backend, compare=e.compare, allow_broken_tables=e.allow_broken_tables)
     if e.benchmark == "alfworld-sim":
         identity.update(games=e.games, game_seed=e.game_seed)
     if e.agent == "model":
@@ -117,48 +118,6 @@ def prepare_run_dir(out_dir: Path, identity: dict[str, Any], overwrite: bool) ->
 def _short(value: Any) -> str:
     text = json.dumps(value, default=str)
     return text if len(text) <= 80 else text[:77] + "..."
-
-
-class RunLock:
-    """`out/.lock` holds the PID of the run writing there; a second run is refused while that PID lives."""
-
-    def __init__(self, out_dir: Path):
-        self.path = out_dir / ".lock"
-
-    def __enter__(self) -> RunLock:
-        for _ in range(2):
-            try:
-                fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
-            except FileExistsError:
-                owner = self._owner()
-                if owner is not None and _alive(owner):
-                    raise RunMismatch(f"{self.path.parent} is in use by another run (pid {owner}); wait for it or "
-                                      "use another --out") from None
-                self.path.unlink(missing_ok=True)  # a killed run's stale lock
-                continue
-            os.write(fd, str(os.getpid()).encode())
-            os.close(fd)
-            return self
-        raise RunMismatch(f"could not take {self.path}; remove it if no run is using {self.path.parent}")
-
-    def _owner(self) -> int | None:
-        try:
-            return int(self.path.read_text().strip())
-        except (OSError, ValueError):
-            return None
-
-    def __exit__(self, *exc: object) -> None:
-        self.path.unlink(missing_ok=True)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def play_and_record(generator: Generator, make_env, specs: Sequence[EpisodeSpec], seeds: Sequence[int],

@@ -65,10 +65,10 @@ def build_generator(model: str, rollout: RolloutSettings) -> Generator:
 
 def _remote_tokenizer(model: str, tokenizer: str | None):
     """A tokenizer for the served model, to check the context budget locally; None if none can be found."""
-    from transformers import AutoTokenizer
+    from agentbench_tuning.models import load_tokenizer
 
     try:
-        return AutoTokenizer.from_pretrained(tokenizer or model)
+        return load_tokenizer(tokenizer or model)  # hub ids, local folders, `smollm2` and `gguf:` specs
     except OSError:
         # A served name like "qwen" has no tokenizer; the server's own context error still applies.
         return None

@@ -77,10 +77,12 @@ def render_prompt(tokenizer, messages: list[dict[str, str]]) -> list[int]:
     return list(tokenizer(text, add_special_tokens=False)["input_ids"])
 
 
-def stop_token_ids(tokenizer) -> list[int]:
-    """`<|im_end|>` ends an assistant turn; `<|endoftext|>` is the Qwen generation config's second eos."""
-    ids = [tokenizer.convert_tokens_to_ids(t) for t in ("<|im_end|>", "<|endoftext|>")]
-    return [i for i in ids if isinstance(i, int) and i >= 0]
+def stop_token_ids(tokenizer, generation_config=None) -> list[int]:
+    """The template's end-of-turn token (read off the chat template: `<|im_end|>` for Qwen and SmolLM2), the
+    tokenizer's eos and the generation config's eos ids (Qwen lists `<|endoftext|>` too)."""
+    from agentbench_tuning.chat import turn_stop_ids
+
+    return turn_stop_ids(tokenizer, generation_config)
 
 
 def decode_completion(tokenizer, token_ids: list[int]) -> str:

@@ -22,6 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from agentbench_tuning.config import LoraSettings, TrainSettings, config_to_dict
+from agentbench_tuning.quiet import KernelsProbeFilter as _KernelsProbeFilter  # noqa: F401
+from agentbench_tuning.quiet import quiet_optional_kernels_probe  # noqa: F401 - re-exported
 
 logger = logging.getLogger(__name__)
 
@@ -299,7 +301,7 @@ def _end_of_run(out: Path) -> tuple[dict, dict, Path] | None:
     if newest is None:
         return None
     state = json.loads((newest / "trainer_state.json").read_text())
-    if state["global_step"] < state.get("max_steps", 0):
+    if "max_steps" not in state or state["global_step"] < state["max_steps"]:
         return None
     return state, _recorded_train_settings(out / "resolved_config.yaml"), newest
 
@@ -352,22 +354,3 @@ def use_plain_progress(trainer) -> None:
 
     if trainer.pop_callback(NotebookProgressCallback) is not None:
         trainer.add_callback(ProgressCallback)
-
-
-class _KernelsProbeFilter(logging.Filter):
-    """bitsandbytes (0.50, `backends/cpu/ops.py`) tries the optional `kernels` package for a faster CPU 4-bit
-    matmul on import and logs a warning when it is not installed, then uses its own kernel. Only that
-    not-installed case is dropped; a `kernels` that is installed but fails still shows."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if not str(record.msg).startswith("Failed to load CPU gemm_4bit_forward"):
-            return True
-        error = record.args[0] if isinstance(record.args, tuple) and record.args else None
-        return not (isinstance(error, ModuleNotFoundError) and error.name == "kernels")
-
-
-def quiet_optional_kernels_probe() -> None:
-    """Install the filter above (idempotent); must run before bitsandbytes is first imported."""
-    bnb_logger = logging.getLogger("bitsandbytes.backends.cpu.ops")
-    if not any(isinstance(f, _KernelsProbeFilter) for f in bnb_logger.filters):
-        bnb_logger.addFilter(_KernelsProbeFilter())

@@ -131,22 +131,33 @@ def test_numeric_where_on_text_matches_mysql(backend, city):
 
 def test_oracle_on_missing_table_does_not_crash(backend, city):
     task = city("INSERT", ["INSERT INTO `T` (`a`) VALUES ('1');"], "[('x',)]")
-    task.columns, task.table_name = ["a", "a"], "T"  # duplicate column names: set-up fails, v0.2 goes on
+    task.columns, task.table_name = ["a", "A"], "T"  # duplicate column names: set-up fails, v0.2 goes on
+    task.rows = []
+    assert task.table_error == "duplicate column name 'A'"
     rec = run_episode(DBBenchEnv(backend), task, OracleAgent())
     assert rec["status"] == "completed" and rec["verdict"] is False
+    assert rec["transcript"][4]["content"] == "1146 (42S02): Table 'T.T' doesn't exist"
+    assert rec["answer"] == "1146 (42S02): Table 'T.T' doesn't exist"  # what v0.2 compared with answer_md5
 
 
 def test_statement_block_with_two_statements(backend, towns):
     # v0.2 ran blocks with multi=True, then committed: with two statements mysql-connector 8.0.33 raised
     # "Commands out of sync" and the reconnect rolled the DELETE back (checked once by a
-    # differential run on that client). sqlite3 refuses the block outright (a documented difference).
+    # differential run on that client). SQLite runs the block in a savepoint and rolls it back the same way.
     env = DBBenchEnv(backend)
     env.reset(towns)
     first = env.step(OP.format("SELECT COUNT(*) FROM `Towns of Vell (2020)`; DELETE FROM `Towns of Vell (2020)`;"))
     after = env.step(OP.format("SELECT COUNT(*) FROM `Towns of Vell (2020)`;")).observation
-    expected = ("Commands out of sync; you can't run this command now" if backend.name == "mysql"
-                else "You can only execute one statement at a time.")
-    assert (first.observation, after) == (expected, "[(5,)]")
+    assert (first.observation, first.info["action_failed"], after) == (
+        "Commands out of sync; you can't run this command now", True, "[(5,)]")
+
+
+def test_block_whose_second_statement_fails_shows_that_error(backend, towns):
+    env = DBBenchEnv(backend)
+    env.reset(towns)
+    first = env.step(OP.format("DELETE FROM `Towns of Vell (2020)`; SELECT `Nope` FROM `Towns of Vell (2020)`"))
+    after = env.step(OP.format("SELECT COUNT(*) FROM `Towns of Vell (2020)`;")).observation
+    assert (first.observation, after) == ("1054 (42S22): Unknown column 'Nope' in 'SELECT'", "[(5,)]")
 
 
 @pytest.mark.mysql

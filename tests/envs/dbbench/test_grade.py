@@ -11,6 +11,7 @@ from agentbench_tuning.envs.dbbench.grade import (
     parse_action,
     parse_answer_list,
     parse_final_answer,
+    parse_result_rows,
     parse_sql,
     summarize,
 )
@@ -86,3 +87,66 @@ def test_summarize_v02_metrics():
     assert s["overall_cat_accuracy"] == pytest.approx((2 / 3 + 1 + 0) / 3)
     assert s["ranking_accuracy"] == 0.0  # absent types score 0, as v0.2 does
     assert s["status"] == {"agent validation failed": 0.2, "completed": 0.6, "task limit reached": 0.2}
+
+
+# ------------------------------------------------------------------ the grader never raises on model text
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+ODD_TEXT = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=60)
+SCALARS = st.one_of(
+    st.integers(min_value=-(10**400), max_value=10**400), st.floats(allow_nan=True, allow_infinity=True),
+    ODD_TEXT, st.booleans(), st.none(), st.complex_numbers(allow_nan=True, allow_infinity=True), st.binary(max_size=8),
+)
+LITERALS = st.recursive(SCALARS, lambda inner: st.one_of(
+    st.lists(inner, max_size=4), st.tuples(inner, inner), st.dictionaries(ODD_TEXT, inner, max_size=3),
+    st.frozensets(st.integers(), max_size=3)), max_leaves=20)
+LABELS = st.lists(st.one_of(ODD_TEXT, st.integers(min_value=-(10**30), max_value=10**30), st.floats()), max_size=4)
+
+
+def grades(answer_text: str, label) -> None:
+    assert answers_match(answer_text, label) in (True, False)
+    assert answers_match_fc(answer_text, label) in (True, False)
+    assert isinstance(parse_answer_list(answer_text), list)
+
+
+@settings(max_examples=400, deadline=None)
+@given(text=st.text(max_size=300), label=LABELS)
+def test_grader_never_raises_on_any_text(text, label):
+    grades(text, label)
+    grades(" " + text, label)
+
+
+@settings(max_examples=400, deadline=None)
+@given(value=LITERALS, label=LABELS)
+def test_grader_never_raises_on_any_literal(value, label):
+    grades(" " + repr(value), label)
+    grades(" [" + repr(value) + "]", label)
+
+
+@pytest.mark.parametrize("text", [
+    " [" + "9" * 400 + "]",  # float() of a 400-digit int overflows (issue 13)
+    " " + "9" * 5000,  # beyond Python's int-string limit
+    " " + "[" * 100_000 + "]" * 100_000,  # deeper than the parser allows
+    " [1e999, -1e999, nan]", " [float('nan')]", " ['\\ud800']", " ['\\x00\\u202e\\ufeff']",
+    " {" * 300, " [" + "'a'," * 50_000 + "]",
+])
+def test_grader_survives_hostile_answers(text):
+    for label in (["1"], ["a", "b"], [], ["9" * 400]):
+        grades(text, label)
+    # float(int) overflows, so v0.2's except path compares the values themselves: the int 99..9 != the str '99..9'
+    assert answers_match(" [" + "9" * 400 + "]", ["9" * 400]) is False
+    assert answers_match(' ["' + "9" * 400 + '"]', ["9" * 400]) is True  # float('99..9') == inf on both sides
+
+
+def test_parse_result_rows_reads_mysql_values_without_eval():
+    from datetime import date
+    from decimal import Decimal
+
+    assert parse_result_rows("[(Decimal('6.00'), 2, 'a', None, datetime.date(1901, 3, 3))]") == [
+        (Decimal("6.00"), 2, "a", None, date(1901, 3, 3))]
+    assert parse_result_rows("[(-1.5,)]") == [(-1.5,)]
+    assert parse_result_rows("1054 (42S22): Unknown column 'x' in 'SELECT'") is None
+    assert parse_result_rows("[(__import__('os').system('true'),)]") is None
+    assert parse_result_rows("[(Decimal(__import__('os').getcwd()),)]") is None

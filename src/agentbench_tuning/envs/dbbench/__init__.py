@@ -10,11 +10,12 @@ from .env import MAX_ROUNDS, Backend, DBBenchEnv, EnvPool
 from .grade import answers_match, answers_match_fc, summarize
 from .mysql_backend import MySQLBackend
 from .prompts import INSTRUCTION, import_agentbench_prompts
+from .sandbox import STATEMENT_TIMEOUT_S, DatabaseUnavailable, SQLError
 from .sqlite_backend import SQLiteBackend
 from .task import DBTask, load_tasks
 
 
-def make_backend(kind: str, db_url: str | None = None, timeout_s: float = 5.0) -> Backend:
+def make_backend(kind: str, db_url: str | None = None, timeout_s: float = STATEMENT_TIMEOUT_S) -> Backend:
     """`sqlite` (embedded) or `mysql` (needs `db_url`, e.g. from `abtune db status`)."""
     if kind == "sqlite":
         return SQLiteBackend(timeout_s=timeout_s)
@@ -27,7 +28,7 @@ def make_backend(kind: str, db_url: str | None = None, timeout_s: float = 5.0) -
 
 
 __all__ = [
-    "Backend", "DBBenchEnv", "DBTask", "EnvPool", "ExpertTurnsAgent", "INSTRUCTION", "MAX_ROUNDS", "MySQLBackend",
-    "OracleAgent", "ReplayAgent", "SQLiteBackend", "answer_turn", "answers_match", "answers_match_fc",
+    "Backend", "DatabaseUnavailable", "DBBenchEnv", "DBTask", "EnvPool", "ExpertTurnsAgent", "INSTRUCTION", "MAX_ROUNDS", "MySQLBackend",
+    "OracleAgent", "ReplayAgent", "SQLError", "SQLiteBackend", "answer_turn", "answers_match", "answers_match_fc",
     "import_agentbench_prompts", "load_tasks", "make_backend", "operation_turn", "server", "summarize",
 ]

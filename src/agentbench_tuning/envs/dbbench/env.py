@@ -8,6 +8,10 @@ After 15 operations the model still gets one more turn, whose answer counts (as 
     env = DBBenchEnv(SQLiteBackend())
     obs = env.reset(task)
     result = env.step("Let me look.\\nAction: Operation\\n```sql\\nSELECT * FROM `t`;\\n```")
+    result.info["action_failed"]  # True when the statement raised an SQL error (the observation is its text)
+
+A statement's SQL error is an observation; a database failure (`DatabaseUnavailable`) is not: it propagates,
+the episode is over ungraded, and the runner records it as `task error`.
 """
 
 from __future__ import annotations
@@ -17,9 +21,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
-from ..base import COMPLETED, CONTEXT_LIMIT, TASK_LIMIT, UNKNOWN, VALIDATION_FAILED, StepResult
+from ..base import COMPLETED, CONTEXT_LIMIT, TASK_LIMIT, VALIDATION_FAILED, StepResult
 from .grade import answers_match, answers_match_fc, cut_result, parse_action, parse_final_answer, parse_sql
 from .prompts import load_instruction
+from .sandbox import SQLError
 from .task import DBTask
 
 MAX_ROUNDS = 15  # v0.2 configs/tasks/dbbench.yaml: max_round
@@ -27,10 +32,17 @@ MAX_ROUNDS = 15  # v0.2 configs/tasks/dbbench.yaml: max_round
 
 class Backend(Protocol):
     name: str
+    inexact: list[str]  # this episode's observations that may read differently on MariaDB (SQLite only)
 
     def open(self, task: DBTask) -> None: ...
 
-    def execute(self, sql: str) -> str: ...
+    def run(self, sql: str) -> str:
+        """The result text; raises `SQLError` (MySQL-format text) or `DatabaseUnavailable`."""
+        ...
+
+    def execute(self, sql: str) -> str:
+        """`run`, with an SQL error returned as its text (v0.2's Container.execute)."""
+        ...
 
     def table_hash(self, task: DBTask) -> str: ...
 
@@ -82,15 +94,19 @@ class DBBenchEnv:
             sql = parse_sql(action)
             if sql is None:
                 return self._finish(VALIDATION_FAILED, "")
+            started = time.perf_counter()
             try:
-                started = time.perf_counter()
-                response = cut_result(self.backend.execute(sql))
+                response, failed = cut_result(self.backend.run(sql)), False
+            except SQLError as err:
+                response, failed = cut_result(str(err)), True
+            except Exception:
+                self._abandon()
+                raise
+            finally:
                 self.sql_seconds += time.perf_counter() - started
-            except Exception as err:  # noqa: BLE001 - v0.2 ends the episode as `unknown` on any harness error
-                return self._finish(UNKNOWN, "", error=f"{type(err).__name__}: {err}")
             self._messages.append({"role": "user", "content": response})
             self.rounds += 1
-            return StepResult(response, 0.0, False, {"rounds": self.rounds})
+            return StepResult(response, 0.0, False, {"rounds": self.rounds, "action_failed": failed})
         answer = parse_final_answer(action)
         status = COMPLETED if answer is not None else VALIDATION_FAILED
         answer = answer or ""
@@ -102,12 +118,21 @@ class DBBenchEnv:
         """The agent could not produce a turn because the conversation outgrew its context window."""
         return self._finish(CONTEXT_LIMIT, "")
 
-    def _finish(self, status: str, answer: str, error: str = "") -> StepResult:
+    def _abandon(self) -> None:
+        """The database failed mid-episode: end the episode ungraded; the caller re-raises the failure."""
+        self.done = True
+        self.backend.close_episode()
+
+    def _finish(self, status: str, answer: str) -> StepResult:
         task = self.task
         assert task is not None
         if task.mutating:
             # v0.2 grades INSERT/UPDATE/DELETE by the table alone, whatever the status or the answer text.
-            answer = self.backend.table_hash(task)
+            try:
+                answer = self.backend.table_hash(task)
+            except Exception:
+                self._abandon()
+                raise
             verdict = answer == task.answer_md5
         elif self.compare == "fc":
             verdict = answers_match_fc(answer, task.label)
@@ -116,7 +141,8 @@ class DBBenchEnv:
         self.backend.close_episode()
         self.done = True
         info: dict[str, Any] = {"status": status, "verdict": verdict, "reward": 1.0 if verdict else 0.0,
-                                "answer": answer, "type": task.type, "rounds": self.rounds, "error": error}
+                                "answer": answer, "type": task.type, "rounds": self.rounds, "error": "",
+                                "action_failed": False}
         return StepResult("", info["reward"], True, info)
 
 

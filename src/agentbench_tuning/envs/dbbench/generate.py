@@ -22,6 +22,7 @@ from .agents import operation_turn
 from .env import Backend, DBBenchEnv
 from .grade import quote_ident as q
 from .questions import BUILDERS, Question
+from .sqlite_mysql import NotReproducible
 from .tables import Table, random_table
 from .task import DBTask
 
@@ -109,12 +110,30 @@ def expert_turns(task: DBTask, plan: str, rng: random.Random, cfg: GenConfig) ->
     return turns
 
 
-def play_expert(env: DBBenchEnv, task: DBTask, turns: list[str]) -> tuple[list[dict[str, str]], bool]:
+def play_expert(env: DBBenchEnv, task: DBTask, turns: list[str]) -> tuple[list[dict[str, Any]], bool]:
+    """Play the expert's turns; (messages, whether the grader accepts the episode).
+
+    Masks come from the environment, not the text: the injected "Ok." and every turn whose statement raised an
+    SQL error (`info["action_failed"]`: the expert's deliberate mistakes) get `loss: False`, on every backend.
+    An observation the SQLite backend cannot vouch reads as on MariaDB raises `NotReproducible` instead of
+    being kept.
+    """
     env.reset(task)
+    masked = {1}
     for turn in turns:
+        at = len(env.messages)  # where this assistant turn lands
         result = env.step(turn)
+        if result.info["action_failed"]:
+            masked.add(at)
         if result.done:
-            return env.messages, bool(result.info["verdict"])
+            if env.backend.inexact:
+                raise NotReproducible(f"sample {task.index} ({task.type}): the {env.backend.name} backend cannot vouch "
+                                   f"that these observations read as on MariaDB: {env.backend.inexact}; generate "
+                                   "with --backend mysql, or keep the expert's SQL to what docs/dbbench.md lists")
+            messages: list[dict[str, Any]] = [dict(m) for m in env.messages]
+            for i in masked:
+                messages[i]["loss"] = False
+            return messages, bool(result.info["verdict"])
     raise RuntimeError(f"sample {task.index}: expert turns ended before the episode did")
 
 
@@ -132,7 +151,7 @@ def generate(cfg: GenConfig, backend: Backend, max_attempts_factor: int = 20) ->
     env = DBBenchEnv(backend)
     out: list[Generated] = []
     seen: set[tuple[str, str]] = set()
-    attempts = 0
+    attempts = skipped = 0
     while len(out) < cfg.n:
         attempts += 1
         if attempts > cfg.n * max_attempts_factor:
@@ -147,7 +166,11 @@ def generate(cfg: GenConfig, backend: Backend, max_attempts_factor: int = 20) ->
             if task.mutating:
                 task.answer_md5 = gold_hash(backend, task)
             turns = expert_turns(task, question.plan, rng, cfg)
-            messages, ok = play_expert(env, task, turns)
+            try:
+                messages, ok = play_expert(env, task, turns)
+            except NotReproducible:
+                skipped += 1  # an observation SQLite cannot vouch for: never emitted, another sample is drawn
+                continue
             task.extra["expert_turns"] = turns
             if not ok:
                 raise RuntimeError(f"expert trajectory for generated sample {task.index} ({task.type}) failed "

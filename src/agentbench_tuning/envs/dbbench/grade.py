@@ -11,6 +11,8 @@ those are model text we refuse to run, and they grade as the raw string).
 from __future__ import annotations
 
 import ast
+import datetime
+import decimal
 import re
 from collections import Counter
 from typing import Any
@@ -54,13 +56,38 @@ def parse_answer_list(answer: str) -> list[Any]:
         return [answer]
 
 
+_RESULT_CALLS = {"Decimal": decimal.Decimal, "datetime.date": datetime.date, "datetime.datetime": datetime.datetime,
+                 "datetime.timedelta": datetime.timedelta}
+
+
+def _result_value(node: ast.AST) -> Any:
+    if isinstance(node, (ast.List, ast.Tuple)):
+        values = [_result_value(n) for n in node.elts]
+        return values if isinstance(node, ast.List) else tuple(values)
+    if isinstance(node, ast.Call) and not node.keywords:
+        name = ast.unparse(node.func)
+        if name in _RESULT_CALLS:
+            return _RESULT_CALLS[name](*(_result_value(a) for a in node.args))
+    return ast.literal_eval(node)
+
+
+def parse_result_rows(text: str) -> list[tuple] | None:
+    """The rows of a result text (`str(cursor.fetchall())`, with its `Decimal('6.00')` and `datetime.date(...)`
+    values) without evaluating it; None for an error text or anything else."""
+    try:
+        rows = _result_value(ast.parse(text, mode="eval").body)
+    except Exception:  # noqa: BLE001 - any text that is not a result list
+        return None
+    return rows if isinstance(rows, list) else None
+
+
 def answers_match(answer: str, label: list[Any]) -> bool:
     """v0.2's SELECT-type comparison: single values by float then string equality, else set equality."""
     ans = parse_answer_list(answer)
     if len(ans) == 1 and len(label) == 1:
         try:
             return float(ans[0]) == float(label[0])
-        except (ValueError, TypeError):
+        except Exception:  # noqa: BLE001 - v0.2's bare except (ValueError, TypeError, OverflowError for 10**400)
             return ans[0] == label[0]
     try:
         return set(ans) == set(label)

@@ -2,7 +2,9 @@
 
 `start(data_dir)` initialises a data directory (once), starts `mariadbd` on 127.0.0.1 at a free port with the
 benchmark's settings (non-strict sql_mode, utf8mb4), creates an `abtune` user with a random password and
-writes `server.json` (pid, port, url) into the data directory. `stop(data_dir)` ends it by its PID.
+writes `server.json` (pid, port, url) into the data directory. `stop(data_dir)` ends it by its PID. Every
+`start` (of a new or an already running server) first cleans what killed runs left: prepared XA transactions,
+sandbox users and episode databases whose run is gone (`clean`).
 
     python -m agentbench_tuning.cli db start --dir /tmp/abtune-db
     python -m agentbench_tuning.cli db status --dir /tmp/abtune-db
@@ -12,6 +14,7 @@ writes `server.json` (pid, port, url) into the data directory. `stop(data_dir)` 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import secrets
 import shutil
@@ -120,7 +123,8 @@ def _wait_for_socket(data: Path, proc: subprocess.Popen, timeout_s: float) -> No
             log = (data / "error.log").read_text(errors="replace")[-2000:] if (data / "error.log").exists() else ""
             raise RuntimeError(f"mariadbd exited with code {proc.returncode}; error.log tail:\n{log}")
         try:
-            mysql.connector.connect(unix_socket=str(data / "mysqld.sock"), user=_socket_user()).close()
+            mysql.connector.connect(unix_socket=str(data / "mysqld.sock"), user=_socket_user(),
+                                    connection_timeout=5, read_timeout=10).close()
             return
         except mysql.connector.Error:
             time.sleep(0.2)
@@ -136,7 +140,8 @@ def _socket_user() -> str:
 def _create_user(data: Path, password: str) -> None:
     import mysql.connector
 
-    conn = mysql.connector.connect(unix_socket=str(data / "mysqld.sock"), user=_socket_user(), autocommit=True)
+    conn = mysql.connector.connect(unix_socket=str(data / "mysqld.sock"), user=_socket_user(), autocommit=True,
+                                   connection_timeout=5, read_timeout=10)
     with conn.cursor() as cur:
         cur.execute("CREATE OR REPLACE USER 'abtune'@'127.0.0.1' IDENTIFIED BY %s", (password,))
         cur.execute("GRANT ALL PRIVILEGES ON *.* TO 'abtune'@'127.0.0.1' WITH GRANT OPTION")
@@ -148,6 +153,7 @@ def start(data_dir: str | Path = DEFAULT_DIR, timeout_s: float = 60.0) -> Server
     data = Path(data_dir).resolve()
     running = status(data)
     if running:
+        clean(running.url)
         return running
     _initialise(data)
     (data / "no-files").mkdir(exist_ok=True)
@@ -168,7 +174,26 @@ def start(data_dir: str | Path = DEFAULT_DIR, timeout_s: float = 60.0) -> Server
     tmp.write_text(json.dumps(asdict(info)))
     os.chmod(tmp, 0o600)
     os.replace(tmp, state)
+    clean(info.url)
     return info
+
+
+def clean(url: str) -> dict[str, list[str]]:
+    """Roll back orphan XA transactions and drop the users and databases of runs that are gone
+    (`mysql_backend.clean_orphans`: only names whose owner's server-side lock is free)."""
+    from .mysql_backend import MySQLURL, clean_orphans, connect
+    from .sandbox import ADMIN_READ_TIMEOUT_S
+
+    parsed = MySQLURL.parse(url)
+    conn = connect(parsed, parsed.user, parsed.password, ADMIN_READ_TIMEOUT_S)
+    try:
+        with conn.cursor() as cur:
+            done = clean_orphans(cur)
+    finally:
+        conn.close()
+    if any(done.values()):
+        logging.getLogger(__name__).warning("cleaned the server at %s:%s: %s", parsed.host, parsed.port, done)
+    return done
 
 
 def stop(data_dir: str | Path = DEFAULT_DIR, timeout_s: float = 30.0) -> bool:

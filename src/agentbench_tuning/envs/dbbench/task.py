@@ -32,6 +32,11 @@ class DBTask:
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
+    def table_error(self) -> str | None:
+        """Why MySQL cannot create this sample's table (v0.2 then ran the episode without it), or None."""
+        return table_problem(self.table_name, self.columns)[1]
+
+    @property
     def mutating(self) -> bool:
         return self.type in MUTATING_TYPES
 
@@ -55,6 +60,35 @@ class DBTask:
         return sample
 
 
+MAX_IDENTIFIER_CHARS = 64  # MySQL's limit for table and column names
+
+
+def _name_problem(name: str) -> str | None:
+    if not name:
+        return "is empty"
+    if len(name) > MAX_IDENTIFIER_CHARS:
+        return f"is {len(name)} characters long (MySQL allows {MAX_IDENTIFIER_CHARS})"
+    if name != name.rstrip(" "):
+        return "ends with a space"
+    return None
+
+
+def table_problem(table_name: str, columns: list[str]) -> tuple[str, str | None]:
+    """(the field, what is wrong) for a table MySQL cannot create; (\"\", None) if it can."""
+    if problem := _name_problem(table_name):
+        return "table.table_name", f"table name {table_name!r} {problem}"
+    if not columns:
+        return "table.table_info.columns", "the table has no columns"
+    seen: set[str] = set()
+    for i, name in enumerate(columns):
+        if problem := _name_problem(name):
+            return f"table.table_info.columns[{i}].name", f"column name {name!r} {problem}"
+        if name.lower() in seen:  # MySQL column names are case-insensitive
+            return f"table.table_info.columns[{i}].name", f"duplicate column name {name!r}"
+        seen.add(name.lower())
+    return "", None
+
+
 def _require(obj: dict, key: str, kind: type | tuple, where: str) -> Any:
     if key not in obj:
         raise ValueError(f'{where}: field "{key}" is missing; see docs/dbbench.md for the sample format')
@@ -63,7 +97,22 @@ def _require(obj: dict, key: str, kind: type | tuple, where: str) -> Any:
     return obj[key]
 
 
-def parse_sample(obj: Any, index: int, where: str) -> DBTask:
+def _check_rows(rows: list, width: int, where: str) -> None:
+    for i, row in enumerate(rows):
+        if not isinstance(row, list):
+            raise ValueError(f'{where}: field "table.table_info.rows[{i}]" must be a list of {width} values, '
+                             f"got {type(row).__name__}")
+        if len(row) != width:
+            raise ValueError(f'{where}: field "table.table_info.rows[{i}]" has {len(row)} values for {width} columns')
+        for j, value in enumerate(row):
+            if not (value is None or isinstance(value, (str, int, float))):
+                raise ValueError(f'{where}: field "table.table_info.rows[{i}][{j}]" must be a string, number or '
+                                 f"null, got {type(value).__name__}")
+
+
+def parse_sample(obj: Any, index: int, where: str, allow_broken_tables: bool = False) -> DBTask:
+    """One v0.2 sample; errors name `where` (file:line) and the field. A table MySQL cannot create (duplicate or
+    empty column names) is an error unless `allow_broken_tables` (v0.2 ran such samples without their table)."""
     if not isinstance(obj, dict):
         raise ValueError(f"{where}: a sample must be a JSON object, got {type(obj).__name__}")
     types = _require(obj, "type", list, where)
@@ -76,8 +125,14 @@ def parse_sample(obj: Any, index: int, where: str) -> DBTask:
     columns = _require(info, "columns", list, where + ":table.table_info")
     rows = _require(info, "rows", list, where + ":table.table_info")
     for i, col in enumerate(columns):
-        if not isinstance(col, dict) or "name" not in col:
-            raise ValueError(f'{where}: field "table.table_info.columns[{i}]" needs a "name"')
+        if not isinstance(col, dict) or not isinstance(col.get("name"), str):
+            raise ValueError(f'{where}: field "table.table_info.columns[{i}]" must be an object with a string "name"')
+    names = [c["name"] for c in columns]
+    _check_rows(rows, len(names), where)
+    field_name, problem = table_problem(name, names)
+    if problem and not allow_broken_tables:
+        raise ValueError(f'{where}: field "{field_name}": {problem}, so MySQL cannot create this table; fix the '
+                         "sample, or load with allow_broken_tables=True to run it without a table as v0.2 did")
     answer_md5 = obj.get("answer_md5")
     if types[0] in MUTATING_TYPES and not isinstance(answer_md5, str):
         raise ValueError(f'{where}: field "answer_md5" (a string) is required for {types[0]} samples')
@@ -88,7 +143,7 @@ def parse_sample(obj: Any, index: int, where: str) -> DBTask:
         add_description=_require(obj, "add_description", str, where),
         type=types[0],
         table_name=name,
-        columns=[str(c["name"]) for c in columns],
+        columns=names,
         rows=rows,
         label=_require(obj, "label", list, where),
         answer_md5=answer_md5,
@@ -96,20 +151,29 @@ def parse_sample(obj: Any, index: int, where: str) -> DBTask:
     )
 
 
-def load_tasks(path: str | Path) -> list[DBTask]:
+def load_tasks(path: str | Path, allow_broken_tables: bool = False) -> list[DBTask]:
     """Read a JSONL (or a JSON list) of v0.2 samples; the index is the position in the file, as in v0.2."""
     path = Path(path)
     text = path.read_text(encoding="utf-8")
     if path.suffix == ".json":
-        objs = json.loads(text)
-        return [parse_sample(o, i, f"{path}:item {i}") for i, o in enumerate(objs)]
-    tasks: list[DBTask] = []
-    for lineno, line in enumerate(text.splitlines(), 1):
-        if not line.strip():
-            continue
         try:
-            obj = json.loads(line)
+            objs = json.loads(text)
         except json.JSONDecodeError as err:
-            raise ValueError(f"{path}:{lineno}: not valid JSON ({err.msg}); one sample per line") from None
-        tasks.append(parse_sample(obj, len(tasks), f"{path}:{lineno}"))
+            raise ValueError(f"{path}:{err.lineno}: not valid JSON ({err.msg})") from None
+        if not isinstance(objs, list):
+            raise ValueError(f"{path}:1: a .json file must hold a list of samples, got {type(objs).__name__}")
+        tasks = [parse_sample(o, i, f"{path}: item {i}", allow_broken_tables) for i, o in enumerate(objs)]
+    else:
+        tasks = []
+        for lineno, line in enumerate(text.splitlines(), 1):
+            if not line.strip():
+                continue
+            try:
+                obj = json.loads(line)
+            except (json.JSONDecodeError, RecursionError, ValueError) as err:
+                raise ValueError(f"{path}:{lineno}: not valid JSON ({getattr(err, 'msg', err)}); "
+                                 "one sample per line") from None
+            tasks.append(parse_sample(obj, len(tasks), f"{path}:{lineno}", allow_broken_tables))
+    if not tasks:
+        raise ValueError(f"{path}: no samples (the file is empty); expected one JSON object per line")
     return tasks
