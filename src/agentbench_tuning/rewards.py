@@ -92,16 +92,11 @@ def dbbench_sql_execution(completions: list[Any], sample: list[Any], **kwargs) -
 
 def _result_values(text: str) -> list[str] | None:
     """The values of a backend's result text (`str(cursor.fetchall())`), flattened, as strings; None for an
-    error text. MySQL aggregates come back as `Decimal('1.5')`, which is rewritten to its string first; the text
-    is our backend's, parsed as a literal (never evaluated)."""
-    import ast
-    import re
+    error text. Read by the grader's own parser (MySQL's `Decimal('1.5')` included), never evaluated."""
+    from agentbench_tuning.envs.dbbench.grade import parse_result_rows
 
-    try:
-        rows = ast.literal_eval(re.sub(r"Decimal\('([^']*)'\)", r"'\1'", text))
-    except (ValueError, SyntaxError, MemoryError, RecursionError):
-        return None
-    if not isinstance(rows, list) or not all(isinstance(r, tuple) for r in rows):
+    rows = parse_result_rows(text)
+    if rows is None or not all(isinstance(r, tuple) for r in rows):
         return None
     return [str(v) for row in rows for v in row]
 
