@@ -103,7 +103,7 @@ def dpo_round(cfg: DPORunConfig) -> RoundResult:
     pairs = round_pairs(load_run_records([expert.out_dir]), load_run_records([explored.out_dir]), cfg.explore.level)
     pairs_file = Path(cfg.explore.out) / f"pairs_{cfg.explore.level}.jsonl"
     pairs_file.write_text("".join(json.dumps(p, ensure_ascii=False) + "\n" for p in pairs))
-    rate = float(explored.summary.get("success_rate", explored.summary.get("overall_cat_accuracy", 0.0)))
+    rate = float(explored.summary["success"]["rate"])  # episodes won (DB Bench: graded correct)
     if not pairs:
         return RoundResult(expert.out_dir, explored.out_dir, pairs_file, 0, rate, None)
     dpo_cfg = dataclasses.replace(cfg, pairs=dataclasses.replace(cfg.pairs, train=[str(pairs_file), *cfg.pairs.train]))
