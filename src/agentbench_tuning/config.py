@@ -236,6 +236,148 @@ class SFTRunConfig:
         return self
 
 
+# ----------------------------------------------------------------------------- DPO (kind "dpo")
+
+
+@dataclass(frozen=True)
+class PairSettings:
+    """Where DPO pairs come from. Each source is a JSONL file of pairs (`abtune data pairs`), `runs:DIR,DIR`
+    (records of evaluation runs, paired by `data.from_runs` at `level`) or `gen:alfworld-steps:N` (expert vs a
+    wrong admissible command at every step of N generated games)."""
+
+    train: list[str] = field(default_factory=list)
+    eval: list[str] = field(default_factory=list)
+    level: str = "trajectory"  # trajectory | step   (for runs:... sources)
+    eval_fraction: float = 0.0  # split off train when `eval` is empty
+    max_length: int = 8192  # prompt + completion tokens; longer pairs are dropped (counted in the report)
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class DPOSettings:
+    beta: float = 0.1
+    loss_type: str = "sigmoid"  # sigmoid | sigmoid_norm (length-normalised log-ratios)
+    # A LoRA adapter to start from (e.g. the SFT run's final/); the reference is then a frozen copy of it
+    # (TRL's "ref" adapter). None: a fresh adapter, and the reference is the base with the adapter disabled.
+    init_adapter: str | None = None
+    precompute_ref_log_probs: bool = False
+
+
+@dataclass(frozen=True)
+class ExploreSettings:
+    """One explore -> pair -> DPO round (`abtune dpo-round`): the policy plays generated training tasks with
+    temperature > 0, the expert plays the same tasks, failures are paired with the expert's trajectories."""
+
+    benchmark: str = "alfworld-sim"  # alfworld-sim | dbbench
+    tasks: int = 32
+    task_seed: int = 1  # generated training tasks; evaluation uses other seeds (alfworld-sim games seed 0)
+    seeds: list[int] = field(default_factory=lambda: [0, 1])
+    out: str = "runs/dpo_round"
+    level: str = "trajectory"  # trajectory | step
+    engine: str = "transformers"  # transformers | vllm
+    temperature: float = 0.7
+    max_new_tokens: int = 512
+    batch_size: int = 8  # transformers engine only
+
+
+@dataclass(frozen=True)
+class DPORunConfig:
+    model: ModelConfig = field(default_factory=ModelConfig)
+    lora: LoraSettings = field(default_factory=LoraSettings)
+    pairs: PairSettings = field(default_factory=PairSettings)
+    train: TrainSettings = field(default_factory=lambda: TrainSettings(output_dir="runs/dpo", learning_rate=5e-6))
+    dpo: DPOSettings = field(default_factory=DPOSettings)
+    explore: ExploreSettings = field(default_factory=ExploreSettings)
+
+    def validate(self) -> DPORunConfig:
+        m, lora, p, t, d, x = self.model, self.lora, self.pairs, self.train, self.dpo, self.explore
+        _choice("model.dtype", m.dtype, ("auto", "bfloat16", "float16", "float32"))
+        _choice("model.quantization", m.quantization, (None, "4bit"))
+        _choice("train.precision", t.precision, ("auto", "bf16", "fp16", "fp32"))
+        _choice("train.report_to", t.report_to, ("none", "wandb", "wandb-offline", "tensorboard", "mlflow"))
+        _choice("pairs.level", p.level, ("trajectory", "step"))
+        _choice("dpo.loss_type", d.loss_type, ("sigmoid", "sigmoid_norm"))
+        _choice("explore.benchmark", x.benchmark, ("alfworld-sim", "dbbench"))
+        _choice("explore.level", x.level, ("trajectory", "step"))
+        if not lora.enabled and (m.quantization or d.init_adapter):
+            raise ConfigError("model.quantization and dpo.init_adapter need lora.enabled=true")
+        if d.beta <= 0:
+            raise ConfigError(f"dpo.beta must be positive, got {d.beta}")
+        if not 0 <= p.eval_fraction < 1:
+            raise ConfigError(f"pairs.eval_fraction must be in [0, 1), got {p.eval_fraction}")
+        if p.max_length < 16:
+            raise ConfigError(f"pairs.max_length={p.max_length}: too short for any pair (8192 matches evaluation)")
+        _choice("explore.engine", x.engine, ("transformers", "vllm"))
+        if x.temperature <= 0:
+            raise ConfigError(f"explore.temperature={x.temperature}: must be > 0 (greedy exploration repeats itself)")
+        if lora.r <= 0 or lora.alpha <= 0:
+            raise ConfigError(f"lora.r and lora.alpha must be positive, got r={lora.r} alpha={lora.alpha}")
+        return self
+
+
+# ----------------------------------------------------------------------------- single-turn SQL GRPO (kind "sql_grpo")
+
+
+@dataclass(frozen=True)
+class SQLTaskSettings:
+    """Generated DB Bench training samples (held-out tables never used) and the backend that grades them."""
+
+    n: int = 400
+    seed: int = 0
+    backend: str = "sqlite"  # sqlite | mysql (faithful; needs db_url or the managed server of `abtune db start`)
+    db_url: str | None = None
+    timeout_s: float = 2.0  # per statement; a slow or hostile query is cut off and scores as wrong
+    types: list[str] = field(default_factory=list)  # only these sample types (empty: the generator's mix)
+
+
+@dataclass(frozen=True)
+class SQLGRPOSettings:
+    num_generations: int = 8
+    max_completion_length: int = 256
+    temperature: float = 1.0
+    beta: float = 0.0  # > 0: KL to the adapter-disabled base
+    loss_type: str = "dapo"
+    epsilon: float = 0.2
+    correctness_weight: float = 1.0  # reward `dbbench_sql_correct`: -1 unparsable / 0 wrong / 1 right
+    format_weight: float = 0.2  # reward `dbbench_format`: 1 when the v0.2 harness accepts the turn
+    use_vllm: bool = False
+    vllm_mode: str = "colocate"  # colocate | server
+    vllm_gpu_memory_utilization: float = 0.3
+
+
+@dataclass(frozen=True)
+class SQLGRPORunConfig:
+    model: ModelConfig = field(default_factory=ModelConfig)
+    lora: LoraSettings = field(default_factory=LoraSettings)
+    data: SQLTaskSettings = field(default_factory=SQLTaskSettings)
+    train: TrainSettings = field(default_factory=lambda: TrainSettings(output_dir="runs/sql_grpo", learning_rate=1e-5))
+    grpo: SQLGRPOSettings = field(default_factory=SQLGRPOSettings)
+
+    def validate(self) -> SQLGRPORunConfig:
+        m, lora, d, t, g = self.model, self.lora, self.data, self.train, self.grpo
+        _choice("model.dtype", m.dtype, ("auto", "bfloat16", "float16", "float32"))
+        _choice("model.quantization", m.quantization, (None, "4bit"))
+        _choice("train.precision", t.precision, ("auto", "bf16", "fp16", "fp32"))
+        _choice("train.report_to", t.report_to, ("none", "wandb", "wandb-offline", "tensorboard", "mlflow"))
+        _choice("data.backend", d.backend, ("sqlite", "mysql"))
+        _choice("grpo.loss_type", g.loss_type, ("dapo", "grpo", "dr_grpo", "bnpo"))
+        _choice("grpo.vllm_mode", g.vllm_mode, ("colocate", "server"))
+        if m.quantization and not lora.enabled:
+            raise ConfigError("model.quantization=4bit needs lora.enabled=true (QLoRA trains adapters only)")
+        if g.num_generations < 2:
+            raise ConfigError(f"grpo.num_generations={g.num_generations}: GRPO compares at least 2 completions")
+        effective = t.per_device_train_batch_size * t.gradient_accumulation_steps
+        if effective % g.num_generations:
+            raise ConfigError(
+                f"train.per_device_train_batch_size x gradient_accumulation_steps = {effective} must be a multiple "
+                f"of grpo.num_generations={g.num_generations} (one group of completions per prompt)")
+        if d.n < 1 or d.timeout_s <= 0:
+            raise ConfigError(f"data.n and data.timeout_s must be positive, got n={d.n} timeout_s={d.timeout_s}")
+        if lora.r <= 0 or lora.alpha <= 0:
+            raise ConfigError(f"lora.r and lora.alpha must be positive, got r={lora.r} alpha={lora.alpha}")
+        return self
+
+
 def _choice(key: str, value: Any, allowed: tuple) -> None:
     if value not in allowed:
         raise ConfigError(f"{key}={value!r} is not one of {', '.join(map(str, allowed))}")
@@ -350,6 +492,7 @@ def _apply_override(tree: dict, override: str, cls) -> None:
 
 
 KINDS = {"sft": SFTRunConfig, "eval": EvalRunConfig}
+KINDS.update(dpo=DPORunConfig, sql_grpo=SQLGRPORunConfig)  # RL kinds (issue 9)
 
 
 def load_config(source: str | Path | dict | None, kind: str | type, overrides: list[str] | tuple[str, ...] = ()):

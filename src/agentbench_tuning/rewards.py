@@ -90,6 +90,112 @@ def dbbench_sql_execution(completions: list[Any], sample: list[Any], **kwargs) -
     return scores
 
 
+def _result_values(text: str) -> list[str] | None:
+    """The values of a backend's result text (`str(cursor.fetchall())`), flattened, as strings; None for an
+    error text. Read by the grader's own parser (MySQL's `Decimal('1.5')` included), never evaluated."""
+    from agentbench_tuning.envs.dbbench.grade import parse_result_rows
+
+    rows = parse_result_rows(text)
+    if rows is None or not all(isinstance(r, tuple) for r in rows):
+        return None
+    return [str(v) for row in rows for v in row]
+
+
+class SQLExecutionReward:
+    """Single-turn SQL correctness (reward name `dbbench_sql_correct`), graded by the v0.2 rules on a fresh copy
+    of the sample's table, on SQLite or MySQL/MariaDB:
+
+    | the turn                                              | score |
+    |-------------------------------------------------------|-------|
+    | neither `Action: Operation` + ```sql block nor an answer (the harness would reject it) | -1 |
+    | SQL whose result values, given as the answer, the v0.2 grader accepts (SELECT types)   |  1 |
+    | SQL after which the table hash equals the gold SQL's (INSERT / UPDATE / DELETE)         |  1 |
+    | a `Final Answer:` the grader accepts (SELECT types)                                     |  1 |
+    | anything else: wrong result, SQL error, statement cut off by the time limit, a dropped table | 0 |
+
+    Model SQL runs as the backend's sandbox user (MySQL: privileges on the episode database only, a statement
+    time limit; SQLite: an in-memory copy with an authorizer and a progress-handler deadline); every completion
+    gets its own fresh copy, so nothing it does reaches the next one. The gold table hash is computed on the same
+    backend (cached per sample). Dataset column `sample`: one v0.2-format sample (dict or JSON text) per prompt.
+    """
+
+    __name__ = "dbbench_sql_correct"
+
+    def __init__(self, backend: str = "sqlite", db_url: str | None = None, timeout_s: float = 2.0):
+        self.kind, self.db_url, self.timeout_s = backend, db_url, timeout_s
+        self._backend = None
+        self._gold: dict[str, str] = {}
+
+    def backend(self):
+        if self._backend is None:
+            from agentbench_tuning.envs.dbbench import MySQLBackend, SQLiteBackend
+
+            if self.kind == "sqlite":
+                self._backend = SQLiteBackend(timeout_s=self.timeout_s)
+            elif self.kind == "mysql":
+                if not self.db_url:
+                    raise ValueError("the mysql SQL reward needs a db_url (start one with `abtune db start`)")
+                self._backend = MySQLBackend(self.db_url, timeout_s=self.timeout_s, unique_databases=True)
+            else:
+                raise ValueError(f"SQL reward backend {self.kind!r}: choose sqlite or mysql")
+        return self._backend
+
+    def _run(self, task, sqls: list[str]) -> tuple[str, str]:
+        """(last result text, table hash) after `sqls` on a fresh copy of the task's table."""
+        backend = self.backend()
+        backend.open(task)
+        try:
+            result = ""
+            for sql in sqls:
+                result = backend.execute(sql)
+            return result, backend.table_hash(task)
+        finally:
+            backend.close_episode()
+
+    def gold_hash(self, task, key: str) -> str:
+        if key not in self._gold:
+            self._gold[key] = self._run(task, list(task.label))[1]
+        return self._gold[key]
+
+    def score(self, text: str, raw_sample: Any) -> float:
+        from agentbench_tuning.envs.dbbench.grade import (
+            answers_match,
+            parse_action,
+            parse_final_answer,
+            parse_sql,
+        )
+
+        task = _dbbench_task(raw_sample)
+        sql = parse_sql(text) if parse_action(text) == "Operation" else None
+        answer = parse_final_answer(text)
+        if sql is None and answer is None:
+            return -1.0
+        if sql is None:  # an answer without touching the table
+            return float(not task.mutating and answers_match(answer, task.label))
+        result, table_hash = self._run(task, [sql])
+        if task.mutating:
+            key = raw_sample if isinstance(raw_sample, str) else json.dumps(raw_sample, sort_keys=True)
+            return float(table_hash == self.gold_hash(task, key))
+        values = _result_values(result)
+        return float(values is not None and answers_match(json.dumps(values, ensure_ascii=False), task.label))
+
+    def __call__(self, completions: list[Any], sample: list[Any], **kwargs) -> list[float]:
+        return [self.score(_completion_text(c), s) for c, s in zip(completions, sample, strict=True)]
+
+    def close(self) -> None:
+        if self._backend is not None:
+            self._backend.close()
+            self._backend = None
+
+
+_SQLITE_REWARD = SQLExecutionReward("sqlite")
+
+
+def dbbench_sql_correct(completions: list[Any], sample: list[Any], **kwargs) -> list[float]:
+    """`SQLExecutionReward` on SQLite (see its table): -1 unparsable, 0 wrong, 1 right."""
+    return _SQLITE_REWARD(completions, sample)
+
+
 # ------------------------------------------------------------------ ALFWorld
 # Episode rewards read what the ALFWorld harness (`envs.alfworld.AlfworldEnv`) put in the episode's final info;
 # the rollout passes `won`, `valid_action_fraction` and (simulator only) `progress` through as columns.
