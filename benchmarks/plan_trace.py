@@ -94,7 +94,7 @@ def machine() -> dict:
     import trl
 
     return {
-        "date_utc": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "date_utc": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "cpu": platform.processor() or platform.machine(),
         "cpu_count": os.cpu_count(),
         "load_avg_1_5_15": [round(x, 2) for x in os.getloadavg()],

@@ -76,7 +76,7 @@ def main() -> int:
         print(rows[-1], flush=True)
     report = {
         "command": "PYTHONPATH=src python benchmarks/sft_speed_cpu.py",
-        "date_utc": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "date_utc": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "machine": {"cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(), "gpu": "none"},
         "shape": {
             **SIZE.__dict__,
