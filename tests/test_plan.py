@@ -279,3 +279,17 @@ def test_shallow_traces_extend_linearly_per_layer():
     extended = trace_extrapolated(req, depths=(1, 2))
     assert extended.num_layers == 4
     assert abs(extended.peak / trace_step(req).peak - 1) < 0.02
+
+
+def test_cli_plan_prints_the_breakdown_and_exits_1_when_it_does_not_fit():
+    from typer.testing import CliRunner
+
+    from agentbench_tuning.cli import app
+
+    ok = CliRunner().invoke(app, ["plan", "--config", "configs/qwen2.5-7b_l4.yaml", "--gpu", "l4"])
+    assert ok.exit_code == 0, ok.output
+    assert "weights" in ok.output and "fits" in ok.output
+    too_big = CliRunner().invoke(app, ["plan", "--model", "Qwen/Qwen2.5-7B-Instruct", "--gpu", "t4", "--finetune",
+                                       "full", "--seq-len", "8192"])
+    assert too_big.exit_code == 1 and "per_device_train_batch_size" in too_big.output
+    assert CliRunner().invoke(app, ["plan", "--gpu", "l4"]).exit_code == 2
