@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 
 def _pyplot():
@@ -14,7 +15,7 @@ def _pyplot():
     return plt
 
 
-def history_plot(study, path: Path) -> Path:
+def history_plot(study: Any, path: Path) -> Path:
     """Each finished trial's first objective value and the best so far."""
     from optuna.trial import TrialState
 
@@ -39,7 +40,7 @@ def history_plot(study, path: Path) -> Path:
     return path
 
 
-def pareto_plot(study, objectives: list[str], path: Path) -> Path:
+def pareto_plot(study: Any, objectives: list[str], path: Path) -> Path:
     from optuna.trial import TrialState
 
     plt = _pyplot()

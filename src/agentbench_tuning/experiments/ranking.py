@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from agentbench_tuning.eval.stats import bootstrap_ci, compare_runs, grid_by_item
-from agentbench_tuning.experiments.trials import overrides_for
+from agentbench_tuning.experiments.settings import SweepRunConfig
+from agentbench_tuning.experiments.trials import TrialRunner, overrides_for
 from agentbench_tuning.records import latest_records
 
 
@@ -37,7 +38,7 @@ def pooled_records(run_dirs: dict[int, Path]) -> list[dict[str, Any]]:
     return pooled
 
 
-def rank_candidates(top: list[dict[str, Any]], runner, cfg, out: Path) -> list[Candidate]:
+def rank_candidates(top: list[dict[str, Any]], runner: TrialRunner, cfg: SweepRunConfig, out: Path) -> list[Candidate]:
     """Retrain every candidate with `cfg.final.seeds` on the test split; best test value of the first objective
     first (its benchmark's success when the search minimised validation loss). CIs and the paired test are
     over that benchmark's success records."""

@@ -33,7 +33,7 @@ class SweepResult:
     importances: dict[str, float]
 
 
-def suggest(trial, space: dict[str, dict]) -> dict[str, Any]:
+def suggest(trial: Any, space: dict[str, dict]) -> dict[str, Any]:
     params = {}
     for key, spec in space.items():
         if spec["type"] == "float":
@@ -45,7 +45,7 @@ def suggest(trial, space: dict[str, dict]) -> dict[str, Any]:
     return params
 
 
-def open_study(cfg: SweepRunConfig):
+def open_study(cfg: SweepRunConfig) -> Any:
     import optuna
 
     out = Path(cfg.out)
@@ -135,7 +135,8 @@ def _top_k(study, cfg: SweepRunConfig) -> list[dict[str, Any]]:
         chosen = study.best_trials
     else:
         chosen = sorted(done, key=lambda t: t.value, reverse=cfg.directions[0] == "maximize")
-    top, seen = [], set()
+    top: list[dict[str, Any]] = []
+    seen: set[str] = set()
     for t in chosen:  # a sampler may propose the same parameters twice: retrain each set once
         key = repr(sorted(t.params.items()))
         if key not in seen and len(top) < cfg.final.top_k:
@@ -144,7 +145,7 @@ def _top_k(study, cfg: SweepRunConfig) -> list[dict[str, Any]]:
     return top
 
 
-def trials_table(study) -> list[dict[str, Any]]:
+def trials_table(study: Any) -> list[dict[str, Any]]:
     rows = []
     for t in study.get_trials(deepcopy=False):
         values = t.values if t.values is not None else []
@@ -153,7 +154,7 @@ def trials_table(study) -> list[dict[str, Any]]:
     return rows
 
 
-def _importances(study) -> dict[str, float]:
+def _importances(study: Any) -> dict[str, float]:
     import optuna
     from optuna.trial import TrialState
 
@@ -163,7 +164,8 @@ def _importances(study) -> dict[str, float]:
     return dict(optuna.importance.get_param_importances(study))
 
 
-def write_outputs(out: Path, cfg: SweepRunConfig, study, trials, candidates, importances) -> None:
+def write_outputs(out: Path, cfg: SweepRunConfig, study: Any, trials: list[dict[str, Any]],
+                  candidates: list[Candidate], importances: dict[str, float]) -> None:
     from agentbench_tuning.experiments.plots import history_plot, pareto_plot
 
     keys = sorted({k for row in trials for k in row})

@@ -93,7 +93,7 @@ class SFTTrialRunner:
                                              "train.resume=auto"])
         callbacks = []
         if report is not None and self.prune_every > 0:
-            callbacks.append(_PruningCallback(self, cfg, out_dir, report))
+            callbacks.append(pruning_callback(self, cfg, out_dir, report))
         result = run_sft(cfg, callbacks)
         if callbacks and callbacks[0].pruned:
             return TrialOutcome({}, adapter=result.adapter_dir, pruned=True)
@@ -105,17 +105,18 @@ class SFTTrialRunner:
         return outcome
 
 
-def _pruning_callback_base():
+def pruning_callback(runner: SFTTrialRunner, cfg: Any, out_dir: Path, report: Callable[[float, int], bool]) -> Any:
+    """A transformers `TrainerCallback` (imported only when pruning is on) that prunes through `report`."""
     from transformers import TrainerCallback
 
-    return TrainerCallback
+    return type("PruningCallback", (_Pruning, TrainerCallback), {})(runner, cfg, out_dir, report)
 
 
-class _PruningCallback(_pruning_callback_base()):
+class _Pruning:
     """Every `prune_every` steps: save the adapter, score it on the validation split's first benchmark, and
     stop training when the pruner says the trial is behind (Optuna's median rule over earlier trials)."""
 
-    def __init__(self, runner: SFTTrialRunner, cfg, out_dir: Path, report: Callable[[float, int], bool]):
+    def __init__(self, runner: SFTTrialRunner, cfg: Any, out_dir: Path, report: Callable[[float, int], bool]):
         self.runner, self.cfg, self.out_dir, self.report = runner, cfg, out_dir, report
         self.pruned = False
 

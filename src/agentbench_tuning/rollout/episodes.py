@@ -159,7 +159,7 @@ def rollout_fields(trajectories: Sequence[Trajectory]) -> dict[str, list]:
 
 @dataclass
 class _Live:
-    env: TextEnv
+    env: TextEnv | None  # None when the env factory itself failed (the episode is a task error)
     trajectory: Trajectory
     started: float
     ref: EpisodeRef

@@ -26,6 +26,7 @@ import secrets
 import time
 import urllib.parse
 from dataclasses import dataclass
+from typing import Any
 
 import mysql.connector
 
@@ -82,7 +83,7 @@ def is_infrastructure(err: Exception) -> bool:
 
 
 def connect(url: MySQLURL, user: str, password: str, read_timeout_s: float, database: str | None = None,
-            autocommit: bool = True):
+            autocommit: bool = True) -> Any:
     """A connection with connect, read and write timeouts; `DatabaseUnavailable` if the server cannot be reached
     or refuses the account (a missing `database` is the caller's to handle: the model may have dropped it)."""
     timeout = max(1, math.ceil(read_timeout_s))
@@ -113,7 +114,7 @@ def _xid_literal(row) -> str:
     return f"X'{gtrid.hex()}',X'{bqual.hex()}',{int(format_id)}"
 
 
-def clean_orphans(cur) -> dict[str, list[str]]:
+def clean_orphans(cur: Any) -> dict[str, list[str]]:
     """Roll back prepared XA transactions and drop the users and databases of backends that are gone.
 
     Safe with live runs on the same server: a backend holds the lock `abt_<run>` for its whole life (the server

@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 import sqlite3
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from typing import Any
 
 from sqlglot import exp
 
@@ -34,7 +35,7 @@ _NUMBER_PREFIX = re.compile(r"\s*([+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)")
 # ------------------------------------------------------------------ functions registered on the connection
 
 
-def mysql_decimal(value, precision: int, scale: int):
+def mysql_decimal(value: object, precision: int, scale: int) -> int | float | None:
     """`CAST(value AS DECIMAL(precision, scale))`: MySQL's numeric prefix of a string, rounded half away from
     zero, clamped to the type's range; handed back to SQLite as a float (or an int for scale 0)."""
     if value is None:
@@ -52,7 +53,7 @@ def mysql_decimal(value, precision: int, scale: int):
     return int(number) if scale == 0 else float(number)
 
 
-def mysql_round_decimal(value, digits: int, scale: int):
+def mysql_round_decimal(value: object, digits: int, scale: int) -> int | float | None:
     """ROUND of a DECIMAL(_, scale) value: exact decimal rounding, half away from zero."""
     if value is None:
         return None
@@ -200,7 +201,7 @@ def result_kinds(tree: exp.Expression | None, width: int) -> list[Kind]:
     return kinds if len(kinds) == width else unknown
 
 
-def to_mysql(value, kind: Kind) -> tuple[object, bool]:
+def to_mysql(value: Any, kind: Kind) -> tuple[object, bool]:
     """(the value mysql-connector would return, whether that is vouched for)."""
     if value is None:
         return None, True
