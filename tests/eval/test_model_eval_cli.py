@@ -26,7 +26,9 @@ def _dbbench_data(path: Path, n: int) -> Path:
 
 
 def _command(task: str, model: Path, out: Path, tmp_path: Path, n: int) -> list[str]:
+    # Sampled (temperature > 0): seeds of a greedy agent repeat the same episodes and only the first one runs.
     common = ["--agent", "model", "--engine", "transformers", "--model", str(model), "--seeds", "0,1,2",
+              "--temperature", "0.7",
               "--max-new-tokens", "48", "--out", str(out)]
     if task == "dbbench":
         return ["eval", "dbbench", "--data", str(_dbbench_data(tmp_path / "db.jsonl", n)), *common]
