@@ -22,6 +22,7 @@ def _():
     import marimo as mo
 
     from agentbench_tuning.config import config_to_dict, load_config
+    from agentbench_tuning.eval.runner import evaluate
     from agentbench_tuning.models import load_tokenizer
     from agentbench_tuning.notebooks import changed_overrides, cli_args, config_overrides, shows_html
     from agentbench_tuning.training.dpo import build_dpo_trainer, train
@@ -37,6 +38,7 @@ def _():
         config_to_dict,
         dpo_round,
         encode_pair,
+        evaluate,
         load_config,
         load_pair_source,
         load_tokenizer,
@@ -116,11 +118,12 @@ def _(cfg, encode_pair, load_pair_source, load_tokenizer, mo, show_pair_mask):
 
 
 @app.cell
-def _(build_dpo_trainer, cfg, debug, do_round, dpo_round, mo, run, shows_html, train, use_plain_progress):
+def _(build_dpo_trainer, cfg, debug, do_round, dpo_round, evaluate, mo, run, shows_html, train,
+      use_plain_progress):
     # In marimo, wait for the button; in Jupyter/Colab (exported) and in script mode, running the cell trains.
     mo.stop(mo.running_in_notebook() and not (run.value or debug), mo.md("Press **Train** to start."))
     if do_round:
-        round_result = dpo_round(cfg)
+        round_result = dpo_round(cfg, evaluate)
         print(f"explored: success {round_result.explore_success_rate:.3f}; {round_result.pairs} pairs "
               f"in {round_result.pairs_file}")
         result = round_result.dpo

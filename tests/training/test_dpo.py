@@ -247,15 +247,16 @@ def test_init_adapter_is_the_frozen_reference(tmp_path):
 def test_dpo_round_explores_pairs_and_trains(tmp_path):
     """One round on DB Bench training samples: the tiny random model fails every task, the expert wins each,
     every failure becomes a whole-trajectory pair, DPO trains one step from them."""
+    from agentbench_tuning.eval.runner import evaluate
     from agentbench_tuning.training.dpo_round import dpo_round
 
     cfg = load_config("configs/dpo_debug.yaml", "dpo", [
         "explore.benchmark=dbbench", "explore.tasks=2", "explore.seeds=[0]", f"explore.out={tmp_path / 'round'}",
         "explore.max_new_tokens=8", "pairs.train=[]", f"train.output_dir={tmp_path / 'dpo'}", "train.max_steps=1"])
-    result = dpo_round(cfg)
+    result = dpo_round(cfg, evaluate)
     assert result.explore_success_rate == 0.0 and result.pairs == 2
     pairs = [json.loads(line) for line in result.pairs_file.read_text().splitlines()]
     assert all(p["level"] == "trajectory" and p["chosen"][0]["role"] == "assistant" for p in pairs)
     assert result.dpo.global_step == 1 and (result.dpo.adapter_dir / "adapter_model.safetensors").is_file()
-    again = dpo_round(cfg)  # every stage resumes: nothing is played or trained twice
+    again = dpo_round(cfg, evaluate)  # every stage resumes: nothing is played or trained twice
     assert again.dpo.already_finished and again.pairs == 2
