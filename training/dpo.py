@@ -1,6 +1,10 @@
 # /// script
-# requires-python = ">=3.10"
-# dependencies = ["agentbench-tuning[qlora,track]", "marimo"]
+# requires-python = ">=3.11"
+# dependencies = ["agentbench-tuning[qlora,track]", "marimo>=0.25"]
+#
+# # The toolkit from this checkout (`uv run`, `marimo edit --sandbox`); the Colab export installs it from git.
+# [tool.uv.sources]
+# agentbench-tuning = { path = "..", editable = true }
 # ///
 """DPO (LoRA / QLoRA) for Qwen on step-level or whole-trajectory pairs, observations masked out of the log-ratio.
 
@@ -8,7 +12,8 @@ Interactive: `marimo edit training/dpo.py`. Script: `python training/dpo.py --co
 which trains exactly what the YAML says; `--section.key value` overrides one field (`--train.max_steps 2`,
 `--dpo.loss_type sigmoid_norm`), `--round` runs a whole explore -> pair -> DPO round first (`abtune dpo-round`),
 `--debug` = the CPU demo with a few steps. A finished run is reported, not trained again; a killed one resumes
-from its newest complete checkpoint. Colab: `scripts/export_to_ipynb.sh` makes the ipynb.
+from its newest complete checkpoint. Colab: `scripts/export_to_ipynb.sh` makes the ipynb; there output_dir goes
+on Google Drive (`--no-drive` keeps it on the VM) and running it again resumes.
 """
 
 import marimo
@@ -24,7 +29,8 @@ def _():
     from agentbench_tuning.config import config_to_dict, load_config
     from agentbench_tuning.eval.runner import evaluate
     from agentbench_tuning.models import load_tokenizer
-    from agentbench_tuning.notebooks import changed_overrides, cli_args, config_overrides, shows_html
+    from agentbench_tuning.notebooks import changed_overrides, cli_args, config_overrides, output_on_drive, shows_html
+    from agentbench_tuning.presets import list_presets, resolve_config
     from agentbench_tuning.training.dpo import build_dpo_trainer, train
     from agentbench_tuning.training.dpo_data import encode_pair, load_pair_source, show_pair_mask
     from agentbench_tuning.training.dpo_round import dpo_round
@@ -39,10 +45,13 @@ def _():
         dpo_round,
         encode_pair,
         evaluate,
+        list_presets,
         load_config,
         load_pair_source,
         load_tokenizer,
         mo,
+        output_on_drive,
+        resolve_config,
         show_pair_mask,
         shows_html,
         train,
@@ -51,9 +60,7 @@ def _():
 
 
 @app.cell
-def _(cli_args, config_overrides, mo):
-    import glob
-
+def _(cli_args, config_overrides, list_presets, mo):
     args = cli_args()
     debug = "debug" in args
     do_round = "round" in args
@@ -61,36 +68,45 @@ def _(cli_args, config_overrides, mo):
     debug_overrides = ["train.max_steps=2", "pairs.train=[gen:alfworld-steps:1]", "train.logging_steps=1",
                        "train.save_steps=2", "train.output_dir=runs/notebook_dpo_debug"]
     arg_overrides = (debug_overrides if debug else []) + config_overrides(
-        args, own=("config", "debug", "round"),
+        args, own=("config", "debug", "round", "no-drive"),
         shorthands={"max_steps": "train.max_steps", "output_dir": "train.output_dir"})
-    presets = sorted(glob.glob("configs/dpo_*.yaml"))
+    # The shipped DPO presets (packaged with the toolkit, so Colab has them too) or a YAML of your own.
     default = str(args.get("config") or "configs/dpo_debug.yaml")
-    config_path = mo.ui.dropdown(options=presets or [default], value=default if default in presets else None,
-                                 label="run config")
+    presets = [p for p in list_presets() if p.startswith("configs/dpo_")]
+    config_path = mo.ui.dropdown(options=sorted({*presets, default}), value=default, label="run config")
     config_path
-    return arg_overrides, config_path, debug, default, do_round
+    return arg_overrides, args, config_path, debug, default, do_round
 
 
 @app.cell
-def _(arg_overrides, config_path, default, load_config, mo):
+def _(arg_overrides, args, config_path, default, load_config, output_on_drive, resolve_config):
+    config_file = resolve_config(config_path.value or default)
+    base_cfg = load_config(config_file, "dpo", arg_overrides)
+    # Colab only (elsewhere nothing changes): output_dir moves to Google Drive, so checkpoints outlive the VM and
+    # running the notebook again with the same arguments resumes. `--no-drive` keeps it on the VM.
+    run_dir = output_on_drive(base_cfg.train.output_dir, args)
+    return base_cfg, config_file, run_dir
+
+
+@app.cell
+def _(base_cfg, mo, run_dir):
     # The widgets start at the config's values, so leaving them alone trains exactly what the YAML says.
-    base_cfg = load_config(config_path.value or default, "dpo", arg_overrides)
     max_steps = mo.ui.number(start=-1, stop=100000, value=base_cfg.train.max_steps, label="max_steps (-1 = epochs)")
     beta = mo.ui.number(start=0.001, stop=10.0, step=0.01, value=base_cfg.dpo.beta, label="beta")
     loss_type = mo.ui.dropdown(options=["sigmoid", "sigmoid_norm"], value=base_cfg.dpo.loss_type, label="loss")
-    output_dir = mo.ui.text(value=base_cfg.train.output_dir, label="output_dir", full_width=True)
+    output_dir = mo.ui.text(value=run_dir, label="output_dir", full_width=True)
     run = mo.ui.run_button(label="Train")
     mo.vstack([mo.md("## DPO"), max_steps, beta, loss_type, output_dir, run])
-    return base_cfg, beta, loss_type, max_steps, output_dir, run
+    return beta, loss_type, max_steps, output_dir, run
 
 
 @app.cell
-def _(arg_overrides, base_cfg, beta, changed_overrides, config_path, config_to_dict, default, load_config,
-      loss_type, max_steps, mo, output_dir):
+def _(arg_overrides, base_cfg, beta, changed_overrides, config_file, config_to_dict, load_config, loss_type,
+      max_steps, mo, output_dir):
     widget_overrides = changed_overrides(base_cfg, {
         "train.max_steps": max_steps.value, "dpo.beta": beta.value, "dpo.loss_type": loss_type.value,
         "train.output_dir": output_dir.value})
-    cfg = load_config(config_path.value or default, "dpo", arg_overrides + widget_overrides)
+    cfg = load_config(config_file, "dpo", arg_overrides + widget_overrides)
     mo.ui.table([{"key": f"{s}.{k}", "value": str(v)} for s, vals in config_to_dict(cfg).items()
                  for k, v in vals.items()], selection=None, label="resolved config")
     return (cfg,)
