@@ -260,3 +260,22 @@ def test_dpo_round_explores_pairs_and_trains(tmp_path):
     assert result.dpo.global_step == 1 and (result.dpo.adapter_dir / "adapter_model.safetensors").is_file()
     again = dpo_round(cfg, evaluate)  # every stage resumes: nothing is played or trained twice
     assert again.dpo.already_finished and again.pairs == 2
+
+
+@pytest.mark.slow
+def test_qlora_dpo_step_on_cpu(tmp_path):
+    """The QLoRA presets' path: a 4-bit NF4 base (bitsandbytes runs it on CPU too), adapters trained, the
+    quantized base untouched."""
+    from agentbench_tuning.training.dpo import build_dpo_trainer, train
+
+    cfg = dpo_config(tmp_path, "model.quantization=4bit", "train.max_steps=1")
+    setup = build_dpo_trainer(cfg)
+    model = setup.trainer.model
+    lora = {n: p.detach().clone() for n, p in model.named_parameters() if "lora_B" in n}
+    base = {n: p.detach().clone() for n, p in model.named_parameters() if "lora_" not in n}
+    assert any(p.dtype == torch.uint8 for p in base.values())  # packed 4-bit weights
+    result = train(setup, cfg)
+    assert result.global_step == 1
+    after = dict(model.named_parameters())
+    assert all(not torch.equal(lora[n], after[n]) for n in lora)
+    assert all(torch.equal(base[n], after[n]) for n in base)
