@@ -279,3 +279,18 @@ def test_qlora_dpo_step_on_cpu(tmp_path):
     after = dict(model.named_parameters())
     assert all(not torch.equal(lora[n], after[n]) for n in lora)
     assert all(torch.equal(base[n], after[n]) for n in base)
+
+
+@pytest.mark.slow
+def test_dpo_resumes_its_checkpoint_and_reports_a_finished_run(tmp_path):
+    from agentbench_tuning.training.dpo import build_dpo_trainer, run_dpo, train
+
+    first = run_dpo(dpo_config(tmp_path))
+    assert first.global_step == 2 and (first.output_dir / "checkpoint-2").is_dir()
+    assert run_dpo(dpo_config(tmp_path)).already_finished  # same plan: nothing trained again
+    longer = dpo_config(tmp_path, "train.max_steps=3")
+    setup = build_dpo_trainer(longer)
+    assert setup.resume_from == str(first.output_dir / "checkpoint-2")
+    result = train(setup, longer)
+    assert result.global_step == 3 and result.resumed_from == setup.resume_from
+    assert [e["step"] for e in result.log_history if "loss" in e] == [1, 2, 3]
