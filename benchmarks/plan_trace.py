@@ -120,7 +120,8 @@ def write_markdown(report: dict, path: Path) -> None:
         "",
         f"Traced: {report['depth']}. Planned = the plan without the CUDA-context/fragmentation allowance. "
         "QLoRA rows: the NF4 weights and the 8-bit AdamW state are analytic in both columns (bitsandbytes "
-        "cannot run on fake tensors); `analytic` shows that part of the traced column.",
+        "cannot run on fake tensors); `analytic` is that part of the traced column (negative: NF4 weights are "
+        "smaller than the bf16 ones the trace holds). Grid rows are judged on the default a100-80gb.",
         "",
         "| config | planned GiB | traced GiB | error % | analytic GiB | peak (plan / trace) | plan+allowance GiB | fits |",
         "|---|---:|---:|---:|---:|---|---:|---|",

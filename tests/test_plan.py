@@ -269,3 +269,27 @@ def test_reference_model_is_a_copy_only_without_peft():
     assert reference_bytes(dataclasses.replace(full, method="grpo")) == 0  # TRL's default beta=0
     assert reference_bytes(dataclasses.replace(full, method="grpo", grpo_beta=0.04)) == copy
     assert reference_bytes(PlanRequest(model=QWEN3_4B, method="dpo")) == 0  # LoRA: adapter disabled
+
+
+@pytest.mark.slow  # three traces; ~20-80 s on 2 shared cores
+def test_shallow_traces_extend_linearly_per_layer():
+    from agentbench_tuning.plan_trace import trace_extrapolated, trace_step
+
+    req = PlanRequest(model=MEDIUM, finetune="full", gradient_checkpointing=False, seq_len=1024)
+    extended = trace_extrapolated(req, depths=(1, 2))
+    assert extended.num_layers == 4
+    assert abs(extended.peak / trace_step(req).peak - 1) < 0.02
+
+
+def test_cli_plan_prints_the_breakdown_and_exits_1_when_it_does_not_fit():
+    from typer.testing import CliRunner
+
+    from agentbench_tuning.cli import app
+
+    ok = CliRunner().invoke(app, ["plan", "--config", "configs/qwen2.5-7b_l4.yaml", "--gpu", "l4"])
+    assert ok.exit_code == 0, ok.output
+    assert "weights" in ok.output and "fits" in ok.output
+    too_big = CliRunner().invoke(app, ["plan", "--model", "Qwen/Qwen2.5-7B-Instruct", "--gpu", "t4", "--finetune",
+                                       "full", "--seq-len", "8192"])
+    assert too_big.exit_code == 1 and "per_device_train_batch_size" in too_big.output
+    assert CliRunner().invoke(app, ["plan", "--gpu", "l4"]).exit_code == 2

@@ -17,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass, field
+from typing import Any
 
 from agentbench_tuning.plan_activations import (
     adapter_dtype_bytes,
@@ -374,7 +375,7 @@ def format_plan(plan: MemoryPlan) -> str:
 # ------------------------------------------------------------------------------------ our SFT configs
 
 
-def sft_plan_request(cfg, gpu: str) -> PlanRequest:
+def sft_plan_request(cfg: Any, gpu: str) -> PlanRequest:
     """The PlanRequest of an SFTRunConfig (agentbench_tuning.config) on `gpu`."""
     precision = cfg.train.precision
     if precision == "auto":
@@ -391,6 +392,6 @@ def sft_plan_request(cfg, gpu: str) -> PlanRequest:
     )  # fmt: skip
 
 
-def plan_for_sft_config(cfg, gpu: str) -> MemoryPlan:
+def plan_for_sft_config(cfg: Any, gpu: str) -> MemoryPlan:
     """Plan an `abtune sft` run: print `format_plan(plan)` at start, warn when `not plan.fits`."""
     return plan_memory(sft_plan_request(cfg, gpu))

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 DTYPE_BYTES = {"bf16": 2, "fp16": 2, "fp32": 4}
 ALL_LINEAR = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
@@ -62,7 +63,7 @@ class ModelShape:
 
         return replace(self, num_layers=num_layers)
 
-    def to_hf_config(self):
+    def to_hf_config(self) -> Any:
         """The transformers config of this shape (Qwen2Config or Qwen3Config), built without the hub."""
         from transformers import Qwen2Config, Qwen3Config
 
@@ -96,7 +97,7 @@ QWEN3_4B = ModelShape(
 KNOWN_MODELS = {"Qwen/Qwen2.5-7B-Instruct": QWEN25_7B, "Qwen/Qwen3-4B-Instruct-2507": QWEN3_4B}
 
 
-def shape_from_hf_config(config, name: str = "") -> ModelShape:
+def shape_from_hf_config(config: Any, name: str = "") -> ModelShape:
     """A ModelShape from a transformers config (Qwen2, Qwen3 or another Llama-layout decoder)."""
     heads = config.num_attention_heads
     head_dim = getattr(config, "head_dim", None) or config.hidden_size // heads

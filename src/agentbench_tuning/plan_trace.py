@@ -24,9 +24,11 @@ likewise), NCCL buffers, and vLLM.
 from __future__ import annotations
 
 import contextlib
+import functools
 import time
 import weakref
 from dataclasses import dataclass, replace
+from typing import Any
 from unittest import mock
 
 from agentbench_tuning.plan import (
@@ -74,10 +76,13 @@ def _live_bytes_mode():
             if key in self.alive:
                 return
             nbytes = storage.nbytes()
-            self.alive[key] = weakref.ref(storage, lambda _, k=key, n=nbytes: self._free(k, n))
+            self.alive[key] = weakref.ref(storage, functools.partial(self._released, key, nbytes))
             self.current += nbytes
             if self.current > self.peak:
                 self.peak, self.peak_phase = self.current, self.phase
+
+        def _released(self, key: int, nbytes: int, _ref: object) -> None:
+            self._free(key, nbytes)
 
         def _free(self, key: int, nbytes: int) -> None:
             self.current -= nbytes
@@ -94,7 +99,7 @@ def _live_bytes_mode():
 
 
 @contextlib.contextmanager
-def gpu_semantics():
+def gpu_semantics() -> Any:
     """Make the CPU trace allocate what the CUDA step allocates (see the module docstring)."""
     import torch
     import transformers.masking_utils as masking
@@ -141,7 +146,7 @@ def _materialize_fake(model) -> None:
                 table[name] = made[id(t)]
 
 
-def build_model(req: PlanRequest):
+def build_model(req: PlanRequest) -> Any:
     """The model a TRL trainer trains for `req`, on the meta device: fused LM head, LoRA as TRL sets it up."""
     import torch
     from transformers import AutoModelForCausalLM

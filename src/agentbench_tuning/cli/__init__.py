@@ -7,7 +7,7 @@ pairs, prompts), db (the managed MariaDB), report (report, diagnose), experiment
     abtune sft --config configs/debug.yaml train.max_steps=20
 """
 
-from agentbench_tuning.cli import data, db, experiments, report, train  # noqa: F401 - each registers its commands
+from agentbench_tuning.cli import data, db, experiments, plan, report, train  # noqa: F401 - each registers its commands
 from agentbench_tuning.cli import eval as eval_commands  # noqa: F401
 from agentbench_tuning.cli.app import app, main
 

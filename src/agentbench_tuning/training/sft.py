@@ -64,6 +64,25 @@ class SFTSetup:
     notice: str | None = None  # what resuming or re-running does, for the notebook and the log
 
 
+def print_memory_plan(cfg: SFTRunConfig) -> None:
+    """On a GPU: the planner's peak-memory breakdown for this run, and a warning with settings that fit when
+    it will not (before minutes of loading end in an out-of-memory error)."""
+    from agentbench_tuning.plan import format_plan, plan_for_sft_config, recommend
+    from agentbench_tuning.plan_shapes import detect_gpu
+
+    gpu = detect_gpu()
+    if gpu is None:
+        return
+    try:
+        plan = plan_for_sft_config(cfg, gpu)
+    except ValueError as err:  # a model whose shape the planner cannot read without downloading
+        logger.info("memory plan skipped: %s", err)
+        return
+    logger.info("memory plan on %s:\n%s", gpu, format_plan(plan))
+    if not plan.fits:
+        logger.warning("this run will not fit on %s; %s", gpu, recommend(plan.request).summary())
+
+
 def build_sft_trainer(cfg: SFTRunConfig, callbacks: list | None = None) -> SFTSetup:
     """Model, tokenizer, data and TRL trainer for `cfg` (validated), and where training resumes from."""
     quiet_optional_kernels_probe()
@@ -74,6 +93,7 @@ def build_sft_trainer(cfg: SFTRunConfig, callbacks: list | None = None) -> SFTSe
     from agentbench_tuning.training.sft_data import prepare_sft_data
 
     cfg.validate()
+    print_memory_plan(cfg)
     policy = load_policy(
         cfg.model.name_or_path,
         quantization=cfg.model.quantization,
