@@ -181,7 +181,7 @@ def main() -> None:
     tasks = heldout_tasks(args.eval_tasks, seed=11, out=out)
     sft_records = evaluate_adapter(args.model, str(sft.adapter_dir), tasks, seeds, out / "eval_sft", args.max_new_tokens)
     stage("sft_eval", **rate(sft_records))
-    result = dpo_round(dpo_round_config(args.model, str(sft.adapter_dir), args, out))
+    result = dpo_round(dpo_round_config(args.model, str(sft.adapter_dir), args, out), evaluate)
     stage("round", explore_success=result.explore_success_rate, pairs=result.pairs,
           dpo_losses=result.dpo.curve("loss") if result.dpo else None)
     if result.dpo is None:

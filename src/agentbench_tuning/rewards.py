@@ -7,7 +7,11 @@ evaluation metric cannot drift apart. Shaping terms are separate functions so ea
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from agentbench_tuning.envs.dbbench.env import Backend
+    from agentbench_tuning.envs.dbbench.task import DBTask
 
 # ------------------------------------------------------------------ DB Bench
 # Dataset column `sample`: one v0.2-format DB Bench sample (dict or its JSON text) per prompt.
@@ -123,10 +127,10 @@ class SQLExecutionReward:
 
     def __init__(self, backend: str = "sqlite", db_url: str | None = None, timeout_s: float = 2.0):
         self.kind, self.db_url, self.timeout_s = backend, db_url, timeout_s
-        self._backend = None
+        self._backend: Backend | None = None
         self._gold: dict[str, str] = {}
 
-    def backend(self):
+    def backend(self) -> Backend:
         if self._backend is None:
             from agentbench_tuning.envs.dbbench import MySQLBackend, SQLiteBackend
 
@@ -140,7 +144,7 @@ class SQLExecutionReward:
                 raise ValueError(f"SQL reward backend {self.kind!r}: choose sqlite or mysql")
         return self._backend
 
-    def _run(self, task, sqls: list[str]) -> tuple[str, str]:
+    def _run(self, task: DBTask, sqls: list[str]) -> tuple[str, str]:
         """(last result text, table hash) after `sqls` on a fresh copy of the task's table."""
         backend = self.backend()
         backend.open(task)
@@ -152,7 +156,7 @@ class SQLExecutionReward:
         finally:
             backend.close_episode()
 
-    def gold_hash(self, task, key: str) -> str:
+    def gold_hash(self, task: DBTask, key: str) -> str:
         if key not in self._gold:
             self._gold[key] = self._run(task, list(task.label))[1]
         return self._gold[key]
@@ -168,10 +172,10 @@ class SQLExecutionReward:
         task = _dbbench_task(raw_sample)
         sql = parse_sql(text) if parse_action(text) == "Operation" else None
         answer = parse_final_answer(text)
-        if sql is None and answer is None:
-            return -1.0
-        if sql is None:  # an answer without touching the table
-            return float(not task.mutating and answers_match(answer, task.label))
+        if sql is None:
+            if answer is None:
+                return -1.0
+            return float(not task.mutating and answers_match(answer, task.label))  # no table touched
         result, table_hash = self._run(task, [sql])
         if task.mutating:
             key = raw_sample if isinstance(raw_sample, str) else json.dumps(raw_sample, sort_keys=True)
@@ -191,7 +195,7 @@ class SQLExecutionReward:
 _SQLITE_REWARD = SQLExecutionReward("sqlite")
 
 
-def dbbench_sql_correct(completions: list[Any], sample: list[Any], **kwargs) -> list[float]:
+def dbbench_sql_correct(completions: list[Any], sample: list[Any], **kwargs: Any) -> list[float]:
     """`SQLExecutionReward` on SQLite (see its table): -1 unparsable, 0 wrong, 1 right."""
     return _SQLITE_REWARD(completions, sample)
 

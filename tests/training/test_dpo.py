@@ -247,15 +247,50 @@ def test_init_adapter_is_the_frozen_reference(tmp_path):
 def test_dpo_round_explores_pairs_and_trains(tmp_path):
     """One round on DB Bench training samples: the tiny random model fails every task, the expert wins each,
     every failure becomes a whole-trajectory pair, DPO trains one step from them."""
+    from agentbench_tuning.eval.runner import evaluate
     from agentbench_tuning.training.dpo_round import dpo_round
 
     cfg = load_config("configs/dpo_debug.yaml", "dpo", [
         "explore.benchmark=dbbench", "explore.tasks=2", "explore.seeds=[0]", f"explore.out={tmp_path / 'round'}",
         "explore.max_new_tokens=8", "pairs.train=[]", f"train.output_dir={tmp_path / 'dpo'}", "train.max_steps=1"])
-    result = dpo_round(cfg)
+    result = dpo_round(cfg, evaluate)
     assert result.explore_success_rate == 0.0 and result.pairs == 2
     pairs = [json.loads(line) for line in result.pairs_file.read_text().splitlines()]
     assert all(p["level"] == "trajectory" and p["chosen"][0]["role"] == "assistant" for p in pairs)
     assert result.dpo.global_step == 1 and (result.dpo.adapter_dir / "adapter_model.safetensors").is_file()
-    again = dpo_round(cfg)  # every stage resumes: nothing is played or trained twice
+    again = dpo_round(cfg, evaluate)  # every stage resumes: nothing is played or trained twice
     assert again.dpo.already_finished and again.pairs == 2
+
+
+@pytest.mark.slow
+def test_qlora_dpo_step_on_cpu(tmp_path):
+    """The QLoRA presets' path: a 4-bit NF4 base (bitsandbytes runs it on CPU too), adapters trained, the
+    quantized base untouched."""
+    from agentbench_tuning.training.dpo import build_dpo_trainer, train
+
+    cfg = dpo_config(tmp_path, "model.quantization=4bit", "train.max_steps=1")
+    setup = build_dpo_trainer(cfg)
+    model = setup.trainer.model
+    lora = {n: p.detach().clone() for n, p in model.named_parameters() if "lora_B" in n}
+    base = {n: p.detach().clone() for n, p in model.named_parameters() if "lora_" not in n}
+    assert any(p.dtype == torch.uint8 for p in base.values())  # packed 4-bit weights
+    result = train(setup, cfg)
+    assert result.global_step == 1
+    after = dict(model.named_parameters())
+    assert all(not torch.equal(lora[n], after[n]) for n in lora)
+    assert all(torch.equal(base[n], after[n]) for n in base)
+
+
+@pytest.mark.slow
+def test_dpo_resumes_its_checkpoint_and_reports_a_finished_run(tmp_path):
+    from agentbench_tuning.training.dpo import build_dpo_trainer, run_dpo, train
+
+    first = run_dpo(dpo_config(tmp_path))
+    assert first.global_step == 2 and (first.output_dir / "checkpoint-2").is_dir()
+    assert run_dpo(dpo_config(tmp_path)).already_finished  # same plan: nothing trained again
+    longer = dpo_config(tmp_path, "train.max_steps=3")
+    setup = build_dpo_trainer(longer)
+    assert setup.resume_from == str(first.output_dir / "checkpoint-2")
+    result = train(setup, longer)
+    assert result.global_step == 3 and result.resumed_from == setup.resume_from
+    assert [e["step"] for e in result.log_history if "loss" in e] == [1, 2, 3]

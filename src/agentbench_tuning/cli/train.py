@@ -77,9 +77,10 @@ def dpo_round(
     """One ETO round: the policy explores generated training tasks (temperature > 0), its failures are paired
     with the expert's trajectories of the same tasks, then DPO trains on the pairs."""
     from agentbench_tuning.config import load_config
+    from agentbench_tuning.eval.runner import evaluate
     from agentbench_tuning.training.dpo_round import dpo_round as run_round
 
-    result = run_round(load_config(config, "dpo", ctx.args))
+    result = run_round(load_config(config, "dpo", ctx.args), evaluate)
     console.print(f"explored: success {result.explore_success_rate:.3f} ({result.explore_dir}); "
                   f"{result.pairs} pairs in {result.pairs_file}")
     if result.dpo is None:

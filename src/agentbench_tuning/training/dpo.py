@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from agentbench_tuning.config import ConfigError, DPORunConfig
 from agentbench_tuning.training.runtime import (
@@ -33,12 +34,15 @@ from agentbench_tuning.training.runtime import (
     write_run_files,
 )
 
+if TYPE_CHECKING:
+    from trl import DPOConfig
+
 __all__ = ["DPOResult", "DPOSetup", "build_dpo_trainer", "dpo_args", "run_dpo", "train"]
 
 logger = logging.getLogger(__name__)
 
 
-def dpo_args(cfg: DPORunConfig, has_eval: bool):
+def dpo_args(cfg: DPORunConfig, has_eval: bool) -> DPOConfig:
     """Map our settings to TRL's DPOConfig: the shared TrainingArguments plus DPO's own fields."""
     from trl import DPOConfig
 

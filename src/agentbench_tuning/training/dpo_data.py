@@ -24,10 +24,13 @@ import random
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from agentbench_tuning.chat import IGNORE_INDEX, encode_messages
 from agentbench_tuning.config import PairSettings
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedTokenizerBase
 
 SIDES = ("chosen", "rejected")
 
@@ -117,7 +120,7 @@ class EncodedPair:
         return max(len(self.chosen_input_ids), len(self.rejected_input_ids))
 
 
-def encode_pair(pair: dict[str, Any], tokenizer) -> EncodedPair:
+def encode_pair(pair: dict[str, Any], tokenizer: PreTrainedTokenizerBase) -> EncodedPair:
     """Both sides rendered with the model's template; completion mask 1 exactly on trained assistant tokens."""
     sides = {}
     for side, messages in pair_conversations(pair).items():
@@ -143,7 +146,7 @@ class PairData:
                 + (f"; {len(self.eval)} eval pairs" if self.eval is not None else ""))
 
 
-def encode_pairs(pairs: Sequence[dict[str, Any]], tokenizer, max_length: int) -> tuple[list[dict], int, int]:
+def encode_pairs(pairs: Sequence[dict[str, Any]], tokenizer: PreTrainedTokenizerBase, max_length: int) -> tuple[list[dict], int, int]:
     rows, overlong, untrained = [], 0, 0
     for pair in pairs:
         enc = encode_pair(pair, tokenizer)
@@ -156,7 +159,8 @@ def encode_pairs(pairs: Sequence[dict[str, Any]], tokenizer, max_length: int) ->
     return rows, overlong, untrained
 
 
-def prepare_pairs(settings: PairSettings, tokenizer, extra_train: Sequence[dict] = ()) -> PairData:
+def prepare_pairs(settings: PairSettings, tokenizer: PreTrainedTokenizerBase,
+                  extra_train: Sequence[dict] = ()) -> PairData:
     """Read every source, encode, drop what cannot be trained, split off eval pairs."""
     from datasets import Dataset
 
@@ -214,7 +218,8 @@ class PreferenceMaskCollator:
         return batch
 
 
-def show_pair_mask(row: dict[str, list[int]], tokenizer, side: str = "rejected", fmt: str = "ansi") -> str:
+def show_pair_mask(row: dict[str, list[int]], tokenizer: PreTrainedTokenizerBase, side: str = "rejected",
+                   fmt: str = "ansi") -> str:
     """One side of an encoded pair with its trained tokens highlighted (the `chat.show_mask` viewer)."""
     from agentbench_tuning.chat import Encoded, show_mask
 

@@ -12,13 +12,18 @@
 Every stage writes under `explore.out` (eval runs resume; the DPO run resumes or reports that it finished), so
 re-running a round that was killed continues where it stopped.
 
-    result = dpo_round(load_config("configs/dpo_debug.yaml", "dpo"))
+    from agentbench_tuning.eval.runner import evaluate
+    result = dpo_round(load_config("configs/dpo_debug.yaml", "dpo"), evaluate)
+
+`evaluate` is passed in by the caller (the CLI, the notebook, a benchmark): training/ sits below eval/ in the
+layer order, so this module does not import the runner itself.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -92,9 +97,9 @@ def round_pairs(expert_records: list[dict], explored_records: list[dict], level:
     return pairs
 
 
-def dpo_round(cfg: DPORunConfig) -> RoundResult:
+def dpo_round(cfg: DPORunConfig, evaluate: Callable) -> RoundResult:
+    """Explore, pair, train. `evaluate` is `eval.runner.evaluate` (EvalRunConfig -> EvalResult)."""
     from agentbench_tuning.data.from_runs import load_run_records
-    from agentbench_tuning.eval.runner import evaluate
 
     cfg.validate()
     expert_cfg, explore_cfg = explore_configs(cfg)

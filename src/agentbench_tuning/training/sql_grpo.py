@@ -19,6 +19,7 @@ import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from agentbench_tuning.config import SQLGRPORunConfig, SQLTaskSettings
 from agentbench_tuning.training.runtime import (
@@ -34,13 +35,19 @@ from agentbench_tuning.training.runtime import (
     write_run_files,
 )
 
+if TYPE_CHECKING:
+    from datasets import Dataset
+    from trl import GRPOConfig
+
+    from agentbench_tuning.rewards import SQLExecutionReward
+
 __all__ = ["SQLGRPOResult", "SQLGRPOSetup", "build_sql_grpo_trainer", "run_sql_grpo", "sql_grpo_args", "sql_prompts",
            "train"]
 
 logger = logging.getLogger(__name__)
 
 
-def sql_prompts(settings: SQLTaskSettings):
+def sql_prompts(settings: SQLTaskSettings) -> Dataset:
     """A `datasets.Dataset` of {"prompt": the harness's opening messages, "sample": the v0.2 sample as JSON,
     "type": its type}: generated samples on training tables (never the held-out split), graded gold on SQLite."""
     from datasets import Dataset
@@ -69,7 +76,7 @@ def sql_prompts(settings: SQLTaskSettings):
     return Dataset.from_list(rows)
 
 
-def sql_reward(settings: SQLTaskSettings):
+def sql_reward(settings: SQLTaskSettings) -> SQLExecutionReward:
     """The correctness reward on the configured backend (MySQL: `data.db_url`, else the managed server)."""
     from agentbench_tuning.rewards import SQLExecutionReward
 
@@ -84,7 +91,7 @@ def sql_reward(settings: SQLTaskSettings):
     return SQLExecutionReward(settings.backend, url, settings.timeout_s)
 
 
-def sql_grpo_args(cfg: SQLGRPORunConfig):
+def sql_grpo_args(cfg: SQLGRPORunConfig) -> GRPOConfig:
     """Map our settings to TRL's GRPOConfig: the shared TrainingArguments plus GRPO's own fields."""
     from trl import GRPOConfig
 
