@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -56,6 +57,7 @@ PRESETS = {
                    learning_rate=2e-4),
 }
 EASY_WORLDS = dict(min_receptacles=4, max_receptacles=6, distractors=2, hidden_prob=0.0)
+KV_CACHE_BYTES = 768 * 1024**2
 TRAIN_SEED, EVAL_SEED, ENGINE_SEED = 1, 0, 2  # generator seeds: training games never coincide with eval games
 COMPACT_DB = """Work on a MySQL table with SQL to answer the question or make the requested change.
 Each round, either run one SQL statement, written exactly as:
@@ -175,18 +177,48 @@ def train_commands(out: Path, files: dict, preset: Preset, model: str, seeds: li
 
 
 def run_parallel(commands: dict[str, list[str]], logs: Path) -> dict[str, float]:
-    """Run commands side by side (on a shared machine, one process per job gets more of the CPU); wall s each."""
+    """Run commands side by side (on a shared machine, one process per job gets more of the CPU), with a live
+    progress bar per job read from its log (the last `k/n` it printed); returns each job's wall seconds."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
     logs.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "OMP_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false"}
     started = time.perf_counter()
     procs = {key: subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=(logs / f"{key}.log").open("w"),
                                    stderr=subprocess.STDOUT) for key, cmd in commands.items()}
-    walls = {}
-    for key, proc in procs.items():
-        if proc.wait() != 0:
-            raise RuntimeError(f"{' '.join(commands[key])} failed (exit {proc.returncode}); see {logs / key}.log")
-        walls[key] = round(time.perf_counter() - started, 1)
+    walls: dict[str, float] = {}
+    columns = (TextColumn("{task.description:<34}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+               TextColumn("{task.fields[note]}"))
+    with Progress(*columns, refresh_per_second=1) as progress:
+        bars = {key: progress.add_task(key, total=None, note="starting") for key in procs}
+        while len(walls) < len(procs):
+            for key, proc in procs.items():
+                if key in walls:
+                    continue
+                done, total, note = _log_progress(logs / f"{key}.log")
+                progress.update(bars[key], completed=done, total=total, note=note)
+                if proc.poll() is not None:
+                    if proc.returncode != 0:
+                        for other in procs.values():
+                            other.kill()
+                        raise RuntimeError(f"{' '.join(commands[key])} failed (exit {proc.returncode}); see "
+                                           f"{logs / key}.log")
+                    walls[key] = round(time.perf_counter() - started, 1)
+                    progress.update(bars[key], note=f"done in {walls[key]:.0f} s")
+            time.sleep(2)
     return walls
+
+
+PROGRESS = re.compile(r"(\d+)/(\d+)")
+
+
+def _log_progress(log: Path) -> tuple[int, int | None, str]:
+    """The last `k/n` counter in a job's log and its last line (tqdm and rich both redraw with \\r)."""
+    tail = log.read_bytes()[-2000:].decode("utf-8", "replace") if log.exists() else ""
+    lines = [line.strip() for line in re.split(r"[\r\n]", tail) if line.strip()]
+    counters = PROGRESS.findall(tail)
+    done, total = (int(counters[-1][0]), int(counters[-1][1])) if counters else (0, None)
+    return done, total, (lines[-1][-50:] if lines else "")
 
 
 # ------------------------------------------------------------------ evaluate (one process per model)
@@ -196,8 +228,9 @@ def eval_model(model: str, out: Path, files: dict, preset: Preset, mysql: bool) 
     """Greedy episodes of `model` on every held-out set through one vLLM engine; records under out/<bench>/."""
     from agentbench_tuning.envs.dbbench import server
     from agentbench_tuning.eval.runner import play_and_record, summarize_run
+    from agentbench_tuning.models import resolve_model_path
     from agentbench_tuning.records import RecordWriter
-    from agentbench_tuning.rollout.engines import build_generator
+    from agentbench_tuning.rollout.vllm_engine import VLLMGenerator
 
     rollout = RolloutSettings(engine="vllm", sampling=Sampling(max_new_tokens=preset.max_new_tokens),
                               limits=Limits(progress=True))
@@ -208,7 +241,9 @@ def eval_model(model: str, out: Path, files: dict, preset: Preset, mysql: bool) 
     sets["alfworld-engine"] = ("alfworld-engine", EvalSettings(benchmark="alfworld-engine", game_dir=files["engine_dir"],
                                                                prompt_file=files["prompts"]["alfworld"]))
     sets["alfworld-sim"] = ("alfworld-sim", EvalSettings(benchmark="alfworld-sim", prompt_file=files["prompts"]["alfworld"]))
-    generator = build_generator(model, rollout)
+    # A 135M model still needs ~0.35 GiB of KV cache for one 8k sequence (the default CPU cache is 0.25 GiB).
+    generator = VLLMGenerator.load(resolve_model_path(model), max_context=rollout.limits.max_context,
+                                   kv_cache_bytes=KV_CACHE_BYTES)
     try:
         for name, (benchmark, settings) in sets.items():
             bench = get_benchmark(benchmark)
@@ -390,7 +425,7 @@ def write_report(out: Path) -> Path:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("step", nargs="?", default="all", choices=["all", "eval-one", "report"])
+    parser.add_argument("step", nargs="?", default="all", choices=["all", "eval-one", "report", "resume"])
     parser.add_argument("--preset", default="cpu", choices=sorted(PRESETS))
     parser.add_argument("--out", type=Path, default=ROOT / "runs" / "learning")
     parser.add_argument("--models", default="smollm2", help="comma-separated base models")
@@ -405,6 +440,9 @@ def main() -> None:
         files = json.loads((out / "data" / "files.json").read_text())
         eval_model(args.model, out / "eval" / args.label, files, preset, args.mysql)
         return
+    if args.step == "resume":
+        resume(out, args)
+        return
     if args.step == "report":
         print(f"report: {write_report(out)}")
         return
@@ -413,6 +451,8 @@ def main() -> None:
     files = prepare(out, preset)
     (out / "data" / "files.json").write_text(json.dumps(files, indent=2))
     overlap = check_overlap(files)
+    if not all(check["passed"] for check in overlap.values()):
+        raise SystemExit(f"our training data overlaps a held-out set: {json.dumps(overlap)}")
     timings["prepare_s"] = round(time.perf_counter() - started, 1)
     seeds = [int(s) for s in args.seeds.split(",")]
     base = {f"{m.replace(':', '-').replace('/', '-')}-base": m for m in args.models.split(",")}
@@ -423,16 +463,47 @@ def main() -> None:
         jobs.update({f"train-{name}-seed{s}": c for s, c in train_commands(out, files, preset, model, seeds).items()})
         trained.update({f"{name}-sft-seed{s}": str(out / "train" / f"{name}-seed{s}" / "final") for s in seeds})
     timings["train_and_base_eval_s"] = run_parallel(jobs, out / "logs")  # the base models are scored meanwhile
+    finish(out, args, {**base, **trained}, overlap, timings, started)
+
+
+def finish(out: Path, args, runs: dict[str, str], overlap: dict, timings: dict, started: float) -> None:
+    """Score every trained model (one process each), then write experiment.json and the report."""
     timings["load_avg_after_train"] = os.getloadavg()
-    timings["eval_trained_s"] = run_parallel(
-        {f"eval-{k}": c for k, c in eval_commands(trained, out, args.preset, args.mysql).items()}, out / "logs")
+    pending = {k: v for k, v in runs.items() if not (out / "eval" / k).exists()}  # resume: base already scored
+    timings["eval_s"] = run_parallel({f"eval-{k}": c for k, c in eval_commands(pending, out, args.preset,
+                                                                                 args.mysql).items()}, out / "logs")
+    for label in runs:  # resume: the base model's run, started separately, must have finished too
+        while not (out / "eval" / label / "alfworld-sim" / "summary.json").exists():
+            time.sleep(10)
     timings["wall_s"] = round(time.perf_counter() - started, 1)
     timings["load_avg_end"] = os.getloadavg()
-    meta = {"command": "python benchmarks/learning.py " + " ".join(sys.argv[1:]), "runs": {**base, **trained},
+    preset = PRESETS[args.preset]
+    meta = {"command": "python benchmarks/learning.py " + " ".join(sys.argv[1:]), "runs": runs,
             "preset": {"name": args.preset, **asdict(preset), "easy_worlds": EASY_WORLDS}, "timings": timings,
             "overlap": overlap, "cpu": f"{os.cpu_count()} cores"}
     (out / "experiment.json").write_text(json.dumps(meta, indent=2))
     subprocess.run([sys.executable, str(Path(__file__).resolve()), "report", "--out", str(out)], check=True)
+
+
+def resume(out: Path, args) -> None:
+    """After an interruption: wait for the training processes still running, then `finish` (wall times are
+    read from the log and checkpoint file times)."""
+    files = json.loads((out / "data" / "files.json").read_text())
+    seeds = [int(s) for s in args.seeds.split(",")]
+    runs: dict[str, str] = {}
+    timings: dict = {"load_avg_start": os.getloadavg(), "resumed": True}
+    for model in args.models.split(","):
+        name = model.replace(":", "-").replace("/", "-")
+        runs[f"{name}-base"] = model
+        for seed in seeds:
+            final = out / "train" / f"{name}-seed{seed}" / "final"
+            while not (final / "trainer_state.json").exists():
+                time.sleep(10)
+            log = out / "logs" / f"train-{name}-seed{seed}.log"
+            timings[f"train_{name}_seed{seed}_s"] = round((final / "trainer_state.json").stat().st_mtime
+                                                          - log.stat().st_ctime, 1)
+            runs[f"{name}-sft-seed{seed}"] = str(final)
+    finish(out, args, runs, check_overlap(files), timings, time.perf_counter())
 
 
 if __name__ == "__main__":

@@ -119,3 +119,10 @@ def test_errors_name_the_file(tmp_path):
         benchmark_items(bad)
     with pytest.raises(FileNotFoundError, match="no such file or folder"):
         benchmark_items(tmp_path / "missing.jsonl")
+
+
+def test_empty_benchmark_file_is_an_error(tmp_path):
+    empty = tmp_path / "heldout.jsonl"
+    empty.write_text("")
+    with pytest.raises(ValueError, match="heldout.jsonl: no samples"):
+        benchmark_items(empty)

@@ -139,6 +139,8 @@ def _dbbench_items(path: Path) -> list[BenchmarkItem]:
         kind = sample.get("type") or ["?"]
         text = f"{sample['description']}\n{sample.get('add_description', '')}"
         items.append(BenchmarkItem(f"{path}:{line_no}", kind[0] if isinstance(kind, list) else str(kind), text))
+    if not items:
+        raise ValueError(f"{path}: no samples; pass a DB Bench JSONL with one sample per line")
     return items
 
 
