@@ -4,7 +4,8 @@
 #   scripts/export_to_ipynb.sh [--out DIR] [--repo URL] [--ref REF] [--extras LIST] [NOTEBOOK.py ...]
 #
 # Without NOTEBOOK arguments it exports every marimo notebook in training/, dataset/ and eval/.
-# training/sft.py becomes DIR/training/sft.ipynb (DIR defaults to notebooks_ipynb/, which git ignores).
+# training/sft.py becomes DIR/training/sft.ipynb (DIR defaults to notebooks_ipynb/, which git ignores); the Colab
+# recipe training/colab_recipe.py (generate -> overlap check -> QLoRA SFT -> vLLM eval -> export -> serve) likewise.
 # --repo defaults to $ABTUNE_REPO_URL, else this checkout's origin remote (see agentbench_tuning.notebooks);
 # --ref pins a branch, tag or commit; --extras defaults to vllm,qlora,track.
 set -euo pipefail
