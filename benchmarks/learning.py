@@ -301,7 +301,12 @@ def summarize(out: Path, runs: dict[str, str]) -> dict:
             per_run = {label: load_records(out, label, harness) for label in labels}
             records = [r for rs in per_run.values() for r in rs]
             if records:
-                table[harness][group] = {**pooled(records), "per_seed": {
+                summaries = [json.loads(p.read_text()) for label in labels
+                             if (p := out / "eval" / label / harness / "summary.json").exists()]
+                headline = {"metric": summaries[0]["metric"] if summaries else None,
+                            "per_seed": [s["score"]["mean"] for s in summaries]}
+                table[harness][group] = {**pooled(records), "headline": headline, "episode_wall_s": round(
+                    sum(r["wall_s"] for r in records) / len(records), 1), "per_seed": {
                     label: round(sum(r["success"] for r in rs) / len(rs), 4) for label, rs in per_run.items() if rs}}
     return table
 
@@ -401,13 +406,15 @@ def write_report(out: Path) -> Path:
     lines = [f"# Learning on CPU: {', '.join(g for g in {label.split('-seed')[0] for label in runs})}", "",
              f"`{meta['command']}` — {meta['cpu']}, load average at start {meta['timings']['load_avg_start']}, "
              f"wall {meta['timings'].get('wall_s')} s. Preset: `{json.dumps(meta['preset'])}`.", "",
-             "| harness | run | success | 95% CI (Wilson, episodes pooled) | per training seed | verdict |",
-             "|---|---|---|---|---|---|"]
+             "| harness | run | success | 95% CI (Wilson, episodes pooled) | success per training seed | verdict | "
+             "benchmark metric per seed | mean episode wall s (episodes run concurrently) |",
+             "|---|---|---|---|---|---|---|---|"]
     for harness, groups in table.items():
         for group, row in groups.items():
             lines.append(f"| {harness} | {group} | {row['successes']}/{row['n']} = {row['rate']:.3f} | "
                          f"[{row['ci'][0]:.3f}, {row['ci'][1]:.3f}] | {json.dumps(row['per_seed'])} | "
-                         f"{verdicts.get(f'{harness}/{group}', '')} |")
+                         f"{verdicts.get(f'{harness}/{group}', '')} | {row['headline']['metric']} "
+                         f"{[round(v, 3) for v in row['headline']['per_seed']]} | {row['episode_wall_s']} |")
     lines += ["", f"![learning]({figure.name})", "", "## Per type", ""]
     for harness, groups in table.items():
         for group, row in groups.items():
