@@ -53,6 +53,9 @@ class Preset:
 PRESETS = {
     "cpu": Preset(db_train=12, db_heldout=16, alf_train=4, alf_eval=6, engine_games=3, max_steps=16,
                   learning_rate=2e-4),
+    # DB Bench only, more data and steps: the cpu preset's DB gain was small (see benchmarks/results/learning.md).
+    "db-cpu": Preset(db_train=40, db_heldout=40, alf_train=0, alf_eval=0, engine_games=0, max_steps=40,
+                     learning_rate=2e-4),
     "demo": Preset(db_train=16, db_heldout=12, alf_train=6, alf_eval=6, engine_games=3, max_steps=16,
                    learning_rate=2e-4),
 }
@@ -143,13 +146,15 @@ def prepare(out: Path, preset: Preset) -> dict:
     paths = write_generated(train + heldout, data / "dbbench", {"n_train": len(train), "n_heldout": len(heldout)})
     db_specs = [EpisodeSpec(i, s.task, s.task.type) for i, s in enumerate(train)]
     conversations = expert_conversations("dbbench", db_specs, prompts["dbbench"])
-    conversations += expert_conversations("alfworld-sim", alfworld_specs(preset.alf_train, TRAIN_SEED, preset),
-                                          prompts["alfworld"])
+    if preset.alf_train:
+        conversations += expert_conversations("alfworld-sim", alfworld_specs(preset.alf_train, TRAIN_SEED, preset),
+                                              prompts["alfworld"])
     write_jsonl(data / "train.jsonl", conversations)
     engine_dir = data / "engine_games"
     for spec in alfworld_specs(preset.engine_games, ENGINE_SEED, preset):
         write_game(generate_world(spec.task.seed, spec.task.config), engine_dir, name=f"ours-{spec.index}")
-    return {"train": str(data / "train.jsonl"), "db_heldout": str(paths["heldout"]), "engine_dir": str(engine_dir),
+    return {"train": str(data / "train.jsonl"), "db_heldout": str(paths["heldout"]),
+            "engine_dir": str(engine_dir) if preset.engine_games else None,
             "prompts": prompts, "n_train": len(conversations)}
 
 
@@ -160,7 +165,7 @@ def check_overlap(files: dict) -> dict:
 
     texts = training_texts(load_all([files["train"]]).conversations)
     return {name: check_overlap(texts, benchmark_items(files[key])).summary()
-            for name, key in (("dbbench", "db_heldout"), ("alfworld-engine", "engine_dir"))}
+            for name, key in (("dbbench", "db_heldout"), ("alfworld-engine", "engine_dir")) if files[key]}
 
 
 # ------------------------------------------------------------------ train
@@ -238,10 +243,14 @@ def eval_model(model: str, out: Path, files: dict, preset: Preset, mysql: bool) 
     sets = {"dbbench-sqlite": ("dbbench", db)}
     if mysql and server.status():
         sets["dbbench-mariadb"] = ("dbbench", replace(db, backend="mysql"))
-    sets["alfworld-engine"] = ("alfworld-engine", EvalSettings(benchmark="alfworld-engine", game_dir=files["engine_dir"],
-                                                               prompt_file=files["prompts"]["alfworld"]))
-    sets["alfworld-sim"] = ("alfworld-sim", EvalSettings(benchmark="alfworld-sim", prompt_file=files["prompts"]["alfworld"]))
+    if preset.engine_games:
+        sets["alfworld-engine"] = ("alfworld-engine", EvalSettings(benchmark="alfworld-engine", game_dir=files["engine_dir"],
+                                                                   prompt_file=files["prompts"]["alfworld"]))
+    if preset.alf_eval:
+        sets["alfworld-sim"] = ("alfworld-sim", EvalSettings(benchmark="alfworld-sim",
+                                                             prompt_file=files["prompts"]["alfworld"]))
     # A 135M model still needs ~0.35 GiB of KV cache for one 8k sequence (the default CPU cache is 0.25 GiB).
+    (out / "done").unlink(missing_ok=True)
     generator = VLLMGenerator.load(resolve_model_path(model), max_context=rollout.limits.max_context,
                                    kv_cache_bytes=KV_CACHE_BYTES)
     try:
@@ -261,6 +270,7 @@ def eval_model(model: str, out: Path, files: dict, preset: Preset, mysql: bool) 
                           {"wall_s": round(time.perf_counter() - started, 1), "load_avg": os.getloadavg()})
     finally:
         generator.close()
+    (out / "done").write_text("all harnesses scored\n")
 
 
 def eval_commands(runs: dict[str, str], out: Path, preset_name: str, mysql: bool) -> dict[str, list[str]]:
@@ -480,7 +490,7 @@ def finish(out: Path, args, runs: dict[str, str], overlap: dict, timings: dict, 
     timings["eval_s"] = run_parallel({f"eval-{k}": c for k, c in eval_commands(pending, out, args.preset,
                                                                                  args.mysql).items()}, out / "logs")
     for label in runs:  # resume: the base model's run, started separately, must have finished too
-        while not (out / "eval" / label / "alfworld-sim" / "summary.json").exists():
+        while not (out / "eval" / label / "done").exists():
             time.sleep(10)
     timings["wall_s"] = round(time.perf_counter() - started, 1)
     timings["load_avg_end"] = os.getloadavg()
