@@ -294,7 +294,8 @@ def pooled(records: list[dict]) -> dict:
     from agentbench_tuning.eval.stats import per_type, proportion
 
     p = proportion(sum(bool(r["success"]) for r in records), len(records))
-    return {"successes": p.successes, "n": p.n, "rate": p.rate, "ci": [p.ci.low, p.ci.high],
+    statuses = {status: sum(r["status"] == status for r in records) for status in sorted({r["status"] for r in records})}
+    return {"successes": p.successes, "n": p.n, "rate": p.rate, "ci": [p.ci.low, p.ci.high], "statuses": statuses,
             "per_type": {t: {"successes": q.successes, "n": q.n, "rate": q.rate} for t, q in per_type(records).items()}}
 
 
@@ -429,7 +430,7 @@ def write_report(out: Path) -> Path:
     for harness, groups in table.items():
         for group, row in groups.items():
             types = ", ".join(f"{t} {v['successes']}/{v['n']}" for t, v in row["per_type"].items())
-            lines.append(f"- {harness} / {group}: {types}")
+            lines.append(f"- {harness} / {group}: {types}; episode endings {json.dumps(row['statuses'])}")
     lines += ["", "## Data-rule check (our training data vs the held-out sets)", "",
               "```json", json.dumps(meta["overlap"], indent=1), "```", "", "## Timings", "",
               "```json", json.dumps(meta["timings"], indent=1), "```", "", "## Example episodes", ""]
