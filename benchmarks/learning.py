@@ -29,6 +29,7 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+COMMAND = "python benchmarks/learning.py " + " ".join(sys.argv[1:])  # before imports that rewrite sys.argv
 sys.path.insert(0, str(ROOT / "src"))
 
 from agentbench_tuning.config import EvalSettings, Limits, RolloutSettings, Sampling  # noqa: E402
@@ -496,7 +497,7 @@ def finish(out: Path, args, runs: dict[str, str], overlap: dict, timings: dict, 
     timings["wall_s"] = round(time.perf_counter() - started, 1)
     timings["load_avg_end"] = os.getloadavg()
     preset = PRESETS[args.preset]
-    meta = {"command": "python benchmarks/learning.py " + " ".join(sys.argv[1:]), "runs": runs,
+    meta = {"command": COMMAND, "runs": runs,
             "preset": {"name": args.preset, **asdict(preset), "easy_worlds": EASY_WORLDS}, "timings": timings,
             "overlap": overlap, "cpu": f"{os.cpu_count()} cores"}
     (out / "experiment.json").write_text(json.dumps(meta, indent=2))
