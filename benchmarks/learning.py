@@ -57,7 +57,9 @@ PRESETS = {
     # DB Bench only, more data and steps: the cpu preset's DB gain was small (see benchmarks/results/learning.md).
     "db-cpu": Preset(db_train=40, db_heldout=40, alf_train=0, alf_eval=0, engine_games=0, max_steps=40,
                      learning_rate=2e-4),
-    "demo": Preset(db_train=16, db_heldout=12, alf_train=6, alf_eval=6, engine_games=3, max_steps=16,
+    # Sized from the two runs above: DB Bench needs ~40 conversations and steps to clear its CI; the ALFWorld
+    # part is kept small (it did not improve at this scale) so that the report still shows both benchmarks.
+    "demo": Preset(db_train=40, db_heldout=24, alf_train=4, alf_eval=6, engine_games=3, max_steps=44,
                    learning_rate=2e-4),
 }
 EASY_WORLDS = dict(min_receptacles=4, max_receptacles=6, distractors=2, hidden_prob=0.0)
