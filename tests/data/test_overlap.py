@@ -126,3 +126,17 @@ def test_empty_benchmark_file_is_an_error(tmp_path):
     empty.write_text("")
     with pytest.raises(ValueError, match="heldout.jsonl: no samples"):
         benchmark_items(empty)
+
+
+def test_alfworld_split_file(tmp_path):
+    from agentbench_tuning.envs.alfworld import build_test_game, engine_missing
+
+    if engine_missing():
+        pytest.skip(engine_missing())
+    game = build_test_game(tmp_path / "data")
+    split = tmp_path / "split.json"
+    split.write_text(json.dumps({"pick_and_place": [str(game.relative_to(tmp_path / "data"))]}))
+    [item] = benchmark_items(split, data_root=tmp_path / "data")
+    assert "put a apple in countertop" in item.text and item.kind == "pick_and_place_simple"
+    with pytest.raises(FileNotFoundError, match="not found"):
+        benchmark_items(split)  # relative to the split's own folder, the game is not there

@@ -135,6 +135,8 @@ def data_check_overlap(
                                             "8-grams found in training reaches this."),
     max_similarity: float = typer.Option(0.6, "--max-similarity", help="Flag an item whose Jaccard similarity "
                                          "(word 5-grams) with one training message reaches this."),
+    data_root: Path = typer.Option(None, "--data-root", help="For a split JSON: the folder its game paths are "
+                                   "relative to (v0.2's ALFWORLD_DATA); default: the split file's folder."),
     out: Path = typer.Option(None, "--out", help="Also write the per-item report (JSON) here."),
 ) -> None:
     """Data-rule guard: n-gram and near-duplicate overlap of training conversations with a benchmark file.
@@ -146,7 +148,7 @@ def data_check_overlap(
     from agentbench_tuning.training.sft_data import load_sources
 
     settings = OverlapSettings(max_ngram_overlap=max_ngram_overlap, max_similarity=max_similarity).validate()
-    report = check_overlap(training_texts(load_sources(train)), benchmark_items(against), settings)
+    report = check_overlap(training_texts(load_sources(train)), benchmark_items(against, data_root), settings)
     summary = report.summary()
     if out:
         out.parent.mkdir(parents=True, exist_ok=True)

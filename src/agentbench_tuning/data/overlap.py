@@ -111,9 +111,10 @@ def training_texts(conversations: Iterable[dict]) -> list[str]:
     return texts
 
 
-def benchmark_items(path: str | Path) -> list[BenchmarkItem]:
+def benchmark_items(path: str | Path, data_root: str | Path | None = None) -> list[BenchmarkItem]:
     """Items of a benchmark file the user supplies: a DB Bench JSONL, a folder of ALFWorld games
-    (every game.tw-pddl below it), or an AgentBench ALFWorld split JSON (paths relative to its folder)."""
+    (every game.tw-pddl below it), or an AgentBench ALFWorld split JSON (paths relative to `data_root`,
+    v0.2's ALFWORLD_DATA; default: the split file's folder)."""
     path = Path(path)
     if path.is_dir():
         return _alfworld_items(sorted(path.rglob("game.tw-pddl")), path)
@@ -121,7 +122,7 @@ def benchmark_items(path: str | Path) -> list[BenchmarkItem]:
         raise FileNotFoundError(f"{path}: no such file or folder; pass a DB Bench JSONL, an ALFWorld game folder "
                                 "or a split JSON")
     if path.suffix == ".json":
-        return _alfworld_items(_split_paths(path), path)
+        return _alfworld_items(_split_paths(path, Path(data_root) if data_root else path.parent), path)
     return _dbbench_items(path)
 
 
@@ -144,14 +145,14 @@ def _dbbench_items(path: Path) -> list[BenchmarkItem]:
     return items
 
 
-def _split_paths(split: Path) -> list[Path]:
+def _split_paths(split: Path, root: Path) -> list[Path]:
     try:
         content = json.loads(split.read_text(encoding="utf-8"))
     except json.JSONDecodeError as err:
         raise ValueError(f"{split}:{err.lineno}: not valid JSON ({err.msg})") from None
     if not isinstance(content, dict) or not all(isinstance(v, list) for v in content.values()):
         raise ValueError(f'{split}: expected an ALFWorld split {{"task type": ["path/to/game.tw-pddl", ...]}}')
-    return [split.parent / rel for rels in content.values() for rel in rels]
+    return [root / rel for rels in content.values() for rel in rels]
 
 
 def _alfworld_items(games: list[Path], where: Path) -> list[BenchmarkItem]:
