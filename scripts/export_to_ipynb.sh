@@ -9,6 +9,8 @@
 # parameters cell in front, and beside it DIR/training/sft.py, the marimo notebook with a git source for the toolkit
 # (see agentbench_tuning.notebook_export). --repo defaults to $ABTUNE_REPO_URL, else this checkout's origin
 # remote; --ref pins a branch, tag or commit (use one that has this uv.lock).
+# The Colab recipe (training/colab_recipe.py: generate -> overlap check -> QLoRA SFT -> vLLM eval -> export ->
+# serve) is exported the same way.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"

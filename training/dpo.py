@@ -30,6 +30,7 @@ def _():
     from agentbench_tuning.eval.runner import evaluate
     from agentbench_tuning.models import load_tokenizer
     from agentbench_tuning.notebooks import changed_overrides, cli_args, config_overrides, output_on_drive, shows_html
+    from agentbench_tuning.notebooks import stop
     from agentbench_tuning.presets import list_presets, resolve_config
     from agentbench_tuning.training.dpo import build_dpo_trainer, train
     from agentbench_tuning.training.dpo_data import encode_pair, load_pair_source, show_pair_mask
@@ -45,15 +46,16 @@ def _():
         dpo_round,
         encode_pair,
         evaluate,
-        list_presets,
         load_config,
         load_pair_source,
+        list_presets,
         load_tokenizer,
         mo,
         output_on_drive,
         resolve_config,
         show_pair_mask,
         shows_html,
+        stop,
         train,
         use_plain_progress,
     )
@@ -70,22 +72,28 @@ def _(cli_args, config_overrides, list_presets, mo):
     arg_overrides = (debug_overrides if debug else []) + config_overrides(
         args, own=("config", "debug", "round", "no-drive"),
         shorthands={"max_steps": "train.max_steps", "output_dir": "train.output_dir"})
-    # The shipped DPO presets (packaged with the toolkit, so Colab has them too) or a YAML of your own.
-    default = str(args.get("config") or "configs/dpo_debug.yaml")
+    # The shipped presets (packaged with the toolkit, so Colab has them too) or a YAML of your own.
     presets = [p for p in list_presets() if p.startswith("configs/dpo_")]
+    default = str(args.get("config") or "configs/dpo_debug.yaml")
     config_path = mo.ui.dropdown(options=sorted({*presets, default}), value=default, label="run config")
     config_path
     return arg_overrides, args, config_path, debug, default, do_round
 
 
 @app.cell
-def _(arg_overrides, args, config_path, default, load_config, output_on_drive, resolve_config):
+def _(arg_overrides, config_path, default, load_config, resolve_config):
     config_file = resolve_config(config_path.value or default)
     base_cfg = load_config(config_file, "dpo", arg_overrides)
-    # Colab only (elsewhere nothing changes): output_dir moves to Google Drive, so checkpoints outlive the VM and
-    # running the notebook again with the same arguments resumes. `--no-drive` keeps it on the VM.
+    return base_cfg, config_file
+
+
+@app.cell
+def _(args, base_cfg, output_on_drive):
+    # Google Drive (Colab only; elsewhere this does nothing): mounts Drive and moves output_dir to
+    # MyDrive/abtune/<output_dir>, so the checkpoints outlive the VM. After a disconnect, run the notebook again
+    # with the same arguments: training resumes from the last checkpoint there. `--no-drive` keeps it on the VM.
     run_dir = output_on_drive(base_cfg.train.output_dir, args)
-    return base_cfg, config_file, run_dir
+    return (run_dir,)
 
 
 @app.cell
@@ -164,24 +172,27 @@ def _(build_dpo_trainer, cfg, debug, do_round, dpo_round, evaluate, mo, run, sho
 
 
 @app.cell
-def _(mo, result):
+def _(mo, result, stop):
     import matplotlib.pyplot as plt
 
-    mo.stop(result is None)
-    panels = [("loss", ["loss"]), ("reward margin", ["rewards/margins"]), ("reward accuracy", ["rewards/accuracies"]),
-              ("implicit rewards", ["rewards/chosen", "rewards/rejected"])]
-    fig, axes = plt.subplots(1, 4, figsize=(14, 3))
-    for ax, (title, keys) in zip(axes, panels, strict=True):
-        for key in keys:
-            points = [(e["step"], e[key]) for e in result.log_history if key in e]
-            if points:
-                ax.plot(*zip(*points, strict=True), label=key)
-        ax.set_title(title)
-        ax.set_xlabel("step")
-        if len(keys) > 1:
-            ax.legend(fontsize=7)
-    fig.tight_layout()
-    mo.vstack([mo.md("### Training curves"), fig])
+    # mo.stop in marimo; in Jupyter/Colab the message, and no figure.
+    _view = mo.md("")
+    if not stop(result is None, "No training curves: nothing was trained."):
+        panels = [("loss", ["loss"]), ("reward margin", ["rewards/margins"]),
+                  ("reward accuracy", ["rewards/accuracies"]), ("implicit rewards", ["rewards/chosen", "rewards/rejected"])]
+        fig, axes = plt.subplots(1, 4, figsize=(14, 3))
+        for ax, (title, keys) in zip(axes, panels, strict=True):
+            for key in keys:
+                points = [(e["step"], e[key]) for e in result.log_history if key in e]
+                if points:
+                    ax.plot(*zip(*points, strict=True), label=key)
+            ax.set_title(title)
+            ax.set_xlabel("step")
+            if len(keys) > 1:
+                ax.legend(fontsize=7)
+        fig.tight_layout()
+        _view = mo.vstack([mo.md("### Training curves"), fig])
+    _view
     return
 
 

@@ -121,3 +121,45 @@ def prompts_import(
             console.print(f"{name}: saved {importer(agentbench, out)}")
         except (FileNotFoundError, ValueError) as err:
             fail(f"{name}: {err}")
+
+
+@data_app.command(
+    "check-overlap",
+    epilog="Example: abtune data check-overlap --train data/train.jsonl gen:alfworld:200 --against db/heldout.jsonl",
+)
+@friendly
+def data_check_overlap(
+    train: list[str] = typer.Option(..., "--train", help="Training data: files or gen:<benchmark>:N sources."),
+    against: Path = typer.Option(..., "--against", help="A DB Bench JSONL, an ALFWorld game folder or split JSON."),
+    max_ngram_overlap: float = typer.Option(0.8, "--max-ngram-overlap", help="Flag an item whose share of "
+                                            "8-grams found in training reaches this."),
+    max_similarity: float = typer.Option(0.6, "--max-similarity", help="Flag an item whose Jaccard similarity "
+                                         "(word 5-grams) with one training message reaches this."),
+    data_root: Path = typer.Option(None, "--data-root", help="For a split JSON: the folder its game paths are "
+                                   "relative to (v0.2's ALFWORLD_DATA); default: the split file's folder."),
+    out: Path = typer.Option(None, "--out", help="Also write the per-item report (JSON) here."),
+) -> None:
+    """Data-rule guard: n-gram and near-duplicate overlap of training conversations with a benchmark file.
+    Exits 1 when any benchmark item reaches a threshold (training data must not contain benchmark data)."""
+    import json
+    from dataclasses import asdict
+
+    from agentbench_tuning.data.overlap import OverlapSettings, benchmark_items, check_overlap, training_texts
+    from agentbench_tuning.training.sft_data import load_sources
+
+    settings = OverlapSettings(max_ngram_overlap=max_ngram_overlap, max_similarity=max_similarity).validate()
+    report = check_overlap(training_texts(load_sources(train)), benchmark_items(against, data_root), settings)
+    summary = report.summary()
+    if out:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps({"summary": summary, "items": [asdict(i) for i in report.items]}, indent=2))
+    console.print(f"{summary['items']} benchmark items vs {summary['training_messages']} training messages: "
+                  f"max n-gram overlap {summary['max_ngram_overlap']:.3f} (limit {max_ngram_overlap}), "
+                  f"max similarity {summary['max_similarity']:.3f} (limit {max_similarity})")
+    for item in report.flagged[:10]:
+        console.print(f"[red]FLAGGED[/red] {item.key} ({item.kind}): n-gram {item.ngram_overlap:.2f}, "
+                      f"similarity {item.similarity:.2f}; closest training text: {item.closest!r}")
+    if not report.passed:
+        fail(f"{len(report.flagged)} of {summary['items']} items of {against} overlap the training data; remove "
+             "those conversations (training on benchmark data breaks the rules)", code=1)
+    console.print("[green]passed[/green]: no benchmark item overlaps the training data")
