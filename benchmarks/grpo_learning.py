@@ -2,7 +2,7 @@
 
 A two-turn fork: the user asks "left or right?", the model answers, the environment says where it went and
 asks it to say "done", the model answers again (two model turns, the second under a longer prompt). A tiny
-Qwen2.5-shaped model (39M, random init) is warm-started with SFT on answers that say "left" 35% of the time,
+Qwen2.5-shaped model (39M, random init) is warm-started with full SFT on three answers, one of them "left",
 then trained with GRPO (the package's MultiTurnGRPOTrainer and EpisodeRollout, transformers engine) in two
 arms from the same SFT adapter:
 - rewarded: reward 1 when the first answer says "left";
@@ -59,12 +59,13 @@ class ForkEnv:
         return StepResult("", 0.0, True, {"status": CONTEXT_LIMIT, "reward": 0.0, "left": False})
 
 
-def sft_data(path: Path, n: int = 200, left_share: float = 0.35) -> None:
-    rng = random.Random(0)
+def sft_data(path: Path) -> None:
+    """Three distinct conversations (SFT data loading drops duplicates), one of which says left: the warm-started
+    model chooses left roughly a third of the time."""
     rows = []
-    for _ in range(n):
-        choice = "left" if rng.random() < left_share else "right"
-        rows.append({"messages": [{"role": "user", "content": QUESTION}, {"role": "assistant", "content": choice},
+    for answer in ("left", "right", "Right."):
+        choice = "left" if "left" in answer else "right"
+        rows.append({"messages": [{"role": "user", "content": QUESTION}, {"role": "assistant", "content": answer},
                                   {"role": "user", "content": f"You walk {choice}. Say done."},
                                   {"role": "assistant", "content": "done"}]})
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
@@ -87,10 +88,14 @@ def warm_start(model: str, sft_steps: int) -> Path:
     sft_data(data)
     cfg = load_sft_config(None, [
         f"model.name_or_path={model}", f"data.train=[{data}]", "data.eval_fraction=0.0", "data.max_length=256",
-        f"train.output_dir={RUNS / 'sft'}", f"train.max_steps={sft_steps}", "train.per_device_train_batch_size=8",
-        "train.gradient_accumulation_steps=1", "train.learning_rate=3e-3", "train.warmup_ratio=0.0",
-        "train.logging_steps=10", "train.save_steps=1000", "train.gradient_checkpointing=false",
-        "train.precision=fp32", "train.resume=never", "lora.r=8", "lora.alpha=16", "lora.dropout=0.0"])
+        f"train.output_dir={RUNS / 'sft'}", f"train.max_steps={sft_steps}", "train.per_device_train_batch_size=3",
+        "train.gradient_accumulation_steps=1", "train.learning_rate=1e-2", "train.warmup_ratio=0.0",
+        "train.logging_steps=5", "train.save_steps=1000", "train.gradient_checkpointing=false",
+        "train.precision=fp32", "train.resume=never",
+        # Full fine-tuning for the warm start: a random tiny model's output layer cannot put mass on a chosen
+        # word through attention/MLP adapters alone (its logits span a few nats), and TRL does not train a LoRA
+        # on lm_head. GRPO then trains a fresh LoRA on the warm-started model, as it would on a merged SFT model.
+        "lora.enabled=false"])
     return run_sft(cfg).adapter_dir
 
 
@@ -110,7 +115,7 @@ def left_rate(model, tokenizer, episodes: int, seed: int) -> float:
     return sum(bool(t.info.get("left")) for t in played) / len(played)
 
 
-def grpo_arm(name: str, model: str, adapter: Path, steps: int, eval_episodes: int) -> dict:
+def grpo_arm(name: str, model: str, steps: int, eval_episodes: int) -> dict:
     from agentbench_tuning.config import load_config
     from agentbench_tuning.models import load_policy
     from agentbench_tuning.training.grpo import grpo_trainer_for
@@ -123,12 +128,12 @@ def grpo_arm(name: str, model: str, adapter: Path, steps: int, eval_episodes: in
         "train.warmup_ratio=0.0", "train.logging_steps=1", "train.save_steps=1000", "train.precision=fp32",
         "train.gradient_checkpointing=false", "train.resume=never", "rollout.engine=transformers",
         "rollout.sampling.temperature=1.0", "rollout.sampling.max_new_tokens=8", "rollout.limits.max_context=512",
-        "grpo.num_generations=8",
+        "grpo.num_generations=8", "lora.r=8", "lora.alpha=16", "lora.dropout=0.0",
     ]
     # control: the coin is the reward; chose_left is only logged (weight 0)
     weights = "grpo.reward_weights=[1.0, 0.0]" if name == "control" else "grpo.reward_weights=[1.0]"
     cfg = load_config(None, "grpo", [*overrides, weights, "grpo.rewards=[" + ("coin, chose_left]" if name == "control" else "chose_left]")])
-    policy = load_policy(model, lora=str(adapter), trainable=True)
+    policy = load_policy(model)
     before = left_rate(policy.model, policy.tokenizer, eval_episodes, seed=1)
     tasks = {f"fork/{i}/0": TaskKey(EpisodeSpec(i, {"index": i}), 0) for i in range(4)}
     rewards = [chose_left] if name == "rewarded" else [coin, chose_left]
@@ -177,8 +182,8 @@ def main() -> None:
     shutil.rmtree(RUNS, ignore_errors=True)
     RUNS.mkdir(parents=True)
     started = time.perf_counter()
-    adapter = warm_start(args.model, args.sft_steps)
-    arms = [grpo_arm(name, args.model, adapter, args.steps, args.eval_episodes) for name in ("rewarded", "control")]
+    warm = str(warm_start(args.model, args.sft_steps))
+    arms = [grpo_arm(name, warm, args.steps, args.eval_episodes) for name in ("rewarded", "control")]
     result = {"model": args.model, "sft_steps": args.sft_steps, "grpo_steps": args.steps, "group_size": 8,
               "episodes_per_step": 8, "eval_episodes": args.eval_episodes, "arms": arms,
               "wall_s": round(time.perf_counter() - started, 1), "machine": f"{platform.machine()}, CPU only",
@@ -187,7 +192,7 @@ def main() -> None:
     (RESULTS / "grpo_learning.json").write_text(json.dumps(result, indent=2) + "\n")
     plot(arms, RESULTS / "grpo_learning.png")
     lines = ["# GRPO learning check (benchmarks/grpo_learning.py)", "",
-             f"Tiny Qwen2.5-shaped model ({args.model}), SFT warm start {args.sft_steps} steps on 35% \"left\" answers, "
+             f"Tiny Qwen2.5-shaped model ({args.model}), SFT warm start {args.sft_steps} steps on three answers (one \"left\"), "
              f"then {args.steps} multi-turn GRPO steps (G=8, 8 two-turn episodes per step), CPU.", "",
              "| arm | reward | left rate before | left rate after | s/step | max logprob gap |", "|---|---|---|---|---|---|"]
     for arm in arms:

