@@ -1,7 +1,7 @@
 """Run configuration: small frozen dataclasses per concern, loaded from YAML with `key=value` overrides.
 
 One loader for every kind of run: `load_config(path_or_dict, kind, overrides)` with `kind` one of `KINDS`
-("sft", "eval"; GRPO, DPO and sweeps add theirs). Sections: model, lora, data, train, rollout (engine,
+("sft", "eval", "grpo"; DPO and sweeps add theirs). Sections: model, lora, data, train, rollout (engine,
 sampling, limits) and eval. Every YAML under configs/ starts with the command that launches it. Unknown keys
 and wrong types fail with the file, line and key; `validate()` checks the rules that span fields. Derived
 values (precision on this machine, the family of a model) are computed by functions, never written back.
@@ -378,6 +378,92 @@ class SQLGRPORunConfig:
         return self
 
 
+@dataclass(frozen=True)
+class GRPOSettings:
+    """GRPO's own knobs (TRL's GRPOConfig names), rewards and the multi-turn choices. The sampling temperature is
+    `rollout.sampling.temperature` (top_p 1, top_k off), passed to TRL as its `temperature` too."""
+
+    num_generations: int = 8  # G episodes per task; a group plays one task from one initial state
+    steps_per_generation: int | None = None  # None: TRL's default (= gradient_accumulation_steps)
+    num_iterations: int = 1
+    beta: float = 0.0  # KL to the adapter-disabled base; 0 = no reference forward
+    epsilon: float = 0.2
+    loss_type: str = "dapo"  # dapo only: per-turn rows are weighted in a token-sum loss (see training/grpo_trainer.py)
+    scale_rewards: str = "group"  # group | batch | none
+    rewards: list[str] | None = None  # None: the benchmark's table (success first, then shaping terms)
+    reward_weights: list[float] | None = None  # None: 1.0 for success, shaping_weight for the others
+    shaping_weight: float = 0.0  # shaping terms are always logged; a weight of 0 keeps them out of the reward
+    invalid_action_penalty: float = 0.0  # > 0 adds `invalid_actions` (-fraction of rejected actions) at this weight
+    truncated: str = "mask"  # mask | keep: episodes cut by the context or a token budget get no loss when "mask"
+    turn_weighting: str = "episode"  # episode: each of an episode's T per-turn rows weighs 1/T | token: weight 1
+    logprob_gap: bool = True  # log |rollout logprob - trainer logprob| over model tokens every step (one forward)
+    adapter_keep: int = 2  # vllm engine: per-step adapter directories kept on disk
+    vllm_kv_cache_gb: float | None = None  # vllm engine: KV cache size (None: 0.25 GB on CPU, 8 GB on a GPU)
+
+
+@dataclass(frozen=True)
+class GRPOTaskSettings:
+    """Training tasks: the benchmark table's generated training tasks (`sft_tasks`), never the evaluation ones."""
+
+    benchmark: str = "dbbench"  # dbbench | alfworld-sim | alfworld-engine
+    count: int = 64  # generated training tasks
+    seed: int = 1  # generation seed (evaluation sets use game_seed 0)
+    env_seed: int = 0  # reset seed shared by a group's G episodes
+    backend: str = "sqlite"  # dbbench: sqlite | mysql
+    db_url: str | None = None
+    prompt_file: str | None = None  # instruction/prompts from `abtune prompts import`
+
+
+@dataclass(frozen=True)
+class GRPORunConfig:
+    model: ModelConfig = field(default_factory=ModelConfig)
+    lora: LoraSettings = field(default_factory=LoraSettings)
+    train: TrainSettings = field(default_factory=lambda: TrainSettings(output_dir="runs/grpo"))
+    rollout: RolloutSettings = field(
+        default_factory=lambda: RolloutSettings(engine="transformers", sampling=Sampling(temperature=1.0)))
+    grpo: GRPOSettings = field(default_factory=GRPOSettings)
+    tasks: GRPOTaskSettings = field(default_factory=GRPOTaskSettings)
+
+    def validate(self) -> GRPORunConfig:
+        m, lora, t, r, g, k = self.model, self.lora, self.train, self.rollout, self.grpo, self.tasks
+        _choice("model.dtype", m.dtype, ("auto", "bfloat16", "float16", "float32"))
+        _choice("model.quantization", m.quantization, (None, "4bit"))
+        _choice("train.precision", t.precision, ("auto", "bf16", "fp16", "fp32"))
+        _choice("train.report_to", t.report_to, ("none", "wandb", "wandb-offline", "tensorboard"))
+        _choice("rollout.engine", r.engine, ("vllm", "transformers"))
+        _choice("grpo.loss_type", g.loss_type, ("dapo",))
+        _choice("grpo.scale_rewards", g.scale_rewards, ("group", "batch", "none"))
+        _choice("grpo.truncated", g.truncated, ("mask", "keep"))
+        _choice("grpo.turn_weighting", g.turn_weighting, ("episode", "token"))
+        _choice("tasks.benchmark", k.benchmark, BENCHMARK_NAMES)
+        _choice("tasks.backend", k.backend, ("sqlite", "mysql"))
+        if not lora.enabled:
+            raise ConfigError("lora.enabled=false: GRPO here trains LoRA adapters (the vLLM engine hot-swaps them)")
+        s = r.sampling
+        if s.temperature <= 0 or s.top_p != 1.0 or s.top_k != 0:
+            raise ConfigError(
+                f"rollout.sampling must sample the full distribution for RL: temperature > 0, top_p 1, top_k 0 "
+                f"(got temperature={s.temperature}, top_p={s.top_p}, top_k={s.top_k}); truncated sampling biases "
+                "the logprobs the loss compares against")
+        if g.num_generations < 2:
+            raise ConfigError(f"grpo.num_generations={g.num_generations}: a group needs at least 2 episodes")
+        if r.adapter:
+            raise ConfigError("rollout.adapter is set by GRPO itself each step; start from an SFT adapter with "
+                              "model.name_or_path=<merged model> or leave it empty")
+        names = g.rewards
+        if names is not None and not names:
+            raise ConfigError("grpo.rewards is empty; leave it unset for the benchmark's rewards")
+        if g.reward_weights is not None and names is not None and len(g.reward_weights) != len(names):
+            raise ConfigError(f"grpo.reward_weights has {len(g.reward_weights)} weights for {len(names)} rewards "
+                              f"({', '.join(names)}); give one weight per reward")
+        if k.count < 1:
+            raise ConfigError(f"tasks.count={k.count}: must be a positive count")
+        if g.invalid_action_penalty < 0:
+            raise ConfigError(f"grpo.invalid_action_penalty={g.invalid_action_penalty}: a penalty is given as a "
+                              "positive weight (it scales a negative reward)")
+        return self
+
+
 def _choice(key: str, value: Any, allowed: tuple) -> None:
     if value not in allowed:
         raise ConfigError(f"{key}={value!r} is not one of {', '.join(map(str, allowed))}")
@@ -491,7 +577,7 @@ def _apply_override(tree: dict, override: str, cls) -> None:
     node[parts[-1]] = yaml.safe_load(raw) if raw else None
 
 
-KINDS = {"sft": SFTRunConfig, "eval": EvalRunConfig}
+KINDS = {"sft": SFTRunConfig, "eval": EvalRunConfig, "grpo": GRPORunConfig}
 KINDS.update(dpo=DPORunConfig, sql_grpo=SQLGRPORunConfig)  # RL kinds (issue 9)
 
 

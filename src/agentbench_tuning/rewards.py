@@ -218,3 +218,19 @@ def alfworld_valid_action(completions, valid_action_fraction, **kwargs) -> list[
 def alfworld_progress(completions, progress, **kwargs) -> list[float]:
     """Shaping (simulator only): fraction of the goal's sub-goals reached at the end (e.g. hot but not placed = 0.5)."""
     return [float(p) for p in progress]
+
+
+# ------------------------------------------------------------------ any benchmark (GRPO rollouts)
+
+
+def invalid_actions(completions, failed_turns, turns, **kwargs) -> list[float]:
+    """Penalty term: minus the fraction of an episode's turns whose action the environment rejected
+    (`Turn.failed`, e.g. ALFWorld's "Nothing happens."); its config weight is `grpo.invalid_action_penalty`."""
+    return [-(f / t) if t else 0.0 for f, t in zip(failed_turns, turns, strict=True)]
+
+
+REWARDS = {
+    fn.__name__: fn
+    for fn in (dbbench_success, dbbench_format, dbbench_sql_execution, alfworld_success, alfworld_valid_action,
+               alfworld_progress, invalid_actions)
+}

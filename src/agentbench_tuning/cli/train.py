@@ -1,5 +1,5 @@
 """`abtune sft` (LoRA/QLoRA/full supervised fine-tuning), `abtune export` (merge for serving), and the RL
-commands `abtune dpo`, `abtune dpo-round`, `abtune sql-grpo`."""
+commands `abtune grpo` (multi-turn), `abtune sql-grpo` (single-turn SQL), `abtune dpo`, `abtune dpo-round`."""
 
 from __future__ import annotations
 
@@ -29,6 +29,25 @@ def sft(
         return
     losses = result.losses
     trend = f"loss {losses[0]:.4f} -> {losses[-1]:.4f}" if losses else "no loss logged"
+    resumed = f", resumed from {result.resumed_from}" if result.resumed_from else ""
+    console.print(f"[green]done[/]: {result.global_step} steps{resumed}; {trend}; adapter in {result.adapter_dir}")
+
+
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+             epilog="Example: abtune grpo --config configs/grpo_debug.yaml train.max_steps=4 tasks.benchmark=dbbench")
+@friendly
+def grpo(
+    ctx: typer.Context,
+    config: Path = typer.Option(..., "--config", "-c", help="YAML run config (see configs/grpo_*.yaml)."),
+) -> None:
+    """Multi-turn GRPO on whole episodes (LoRA/QLoRA). Extra `section.key=value` arguments override the YAML."""
+    from agentbench_tuning.config import load_config
+    from agentbench_tuning.training.grpo import run_grpo
+
+    cfg = load_config(config, "grpo", ctx.args)
+    result = run_grpo(cfg)
+    rewards = result.series("reward")
+    trend = f"reward {rewards[0]:.3f} -> {rewards[-1]:.3f}" if rewards else "no reward logged"
     resumed = f", resumed from {result.resumed_from}" if result.resumed_from else ""
     console.print(f"[green]done[/]: {result.global_step} steps{resumed}; {trend}; adapter in {result.adapter_dir}")
 

@@ -8,6 +8,7 @@ greedy tokens on the same tiny model).
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from agentbench_tuning.rollout.generator import (
@@ -50,6 +51,20 @@ class TransformersGenerator:
 
             net = PeftModel.from_pretrained(net, adapter)
         return cls(net, tokenizer, batch_size)
+
+    @classmethod
+    @contextmanager
+    def around(cls, model, tokenizer, batch_size: int = 8):
+        """A generator over a live in-memory model (GRPO: the policy being trained), in eval mode while in use;
+        the model's own mode (train) is restored on exit, so the trainer's dropout and its mode checks are kept.
+
+            with TransformersGenerator.around(model, tokenizer) as gen: run_episodes(gen, ...)
+        """
+        was_training = model.training
+        try:
+            yield cls(model, tokenizer, batch_size)
+        finally:
+            model.train(was_training)
 
     def generate(self, prompts: list[Prompt], sampling: Sampling) -> list[Generation]:
         out: list[Generation] = []

@@ -23,10 +23,12 @@ class VLLMGenerator:
         self.tokenizer = tokenizer
         self.stop_ids = stop_token_ids(tokenizer)
         self.lora = None
+        self.max_lora_rank = 0
         if adapter:
             from vllm.lora.request import LoRARequest
 
             self.lora = LoRARequest("adapter", 1, str(Path(adapter).resolve()))
+            self.max_lora_rank = _lora_rank(adapter)
 
     @classmethod
     def load(
@@ -54,6 +56,22 @@ class VLLMGenerator:
             kwargs.update(enable_lora=True, max_loras=1, max_lora_rank=_lora_rank(adapter))
         llm = LLM(model, **kwargs)
         return cls(llm, llm.get_tokenizer(), adapter)
+
+    def set_adapter(self, adapter: str) -> None:
+        """Serve `adapter` (a PEFT directory) from the next `generate` on, as a new `LoRARequest` with a new id:
+        vLLM caches adapters by id, so a reused id would keep serving the old weights. The base is never merged
+        or touched (a QLoRA base stays as it is; GRPO saves one adapter directory per step)."""
+        from vllm.lora.request import LoRARequest
+
+        if self.lora is None:
+            raise ValueError("this vLLM engine was started without LoRA; start it with the first adapter "
+                             "(VLLMGenerator.load(model, adapter=DIR)) so it can swap in later ones")
+        rank = _lora_rank(adapter)
+        if rank > self.max_lora_rank:
+            raise ValueError(f"{adapter}: LoRA rank {rank} exceeds the rank this engine was started with "
+                             f"({self.max_lora_rank}); restart it with this adapter")
+        next_id = self.lora.lora_int_id + 1
+        self.lora = LoRARequest(f"adapter-{next_id}", next_id, str(Path(adapter).resolve()))
 
     def generate(self, prompts: list[Prompt], sampling: Sampling) -> list[Generation]:
         from vllm import SamplingParams

@@ -1,0 +1,241 @@
+"""Multi-turn GRPO with LoRA / QLoRA: whole DB Bench or ALFWorld episodes, rewarded by the benchmark graders.
+
+    abtune grpo --config configs/grpo_debug.yaml
+    accelerate launch --config_file configs/accelerate/ddp.yaml -m agentbench_tuning.cli grpo --config X.yaml
+
+Steps: load_policy -> load_tasks (the benchmark table's generated training tasks, never the evaluation set)
+-> build_grpo_trainer (TRL GRPOConfig from our config; `MultiTurnGRPOTrainer` with `EpisodeRollout` as its
+rollout_func; rewards from the benchmark table plus optional shaping and an invalid-action penalty) -> train
+(resumes the newest complete checkpoint; a finished run is reported, not trained again) -> final/ adapter.
+
+Generation inside training: `rollout.engine=transformers` samples with the trainer's live model; `vllm`
+runs vLLM in-process and serves each step's adapter as a new LoRA request (TRL's own `use_vllm` stays off: it
+merges the adapter into the base weights each step). Sampling keeps top_p 1 and top_k off at
+`rollout.sampling.temperature`, which is also TRL's `temperature`. Why episodes are trained row by row
+for ALFWorld: see `training/grpo_trainer.py` and docs/rl.md.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+from agentbench_tuning.config import EvalSettings, GRPORunConfig, GRPOSettings, GRPOTaskSettings
+from agentbench_tuning.training.runtime import (
+    FinishedRun,
+    find_resume_checkpoint,
+    finished_run,
+    lora_config,
+    quiet_optional_kernels_probe,
+    restore_final,
+    resume_notice,
+    save_final_state,
+    training_arguments,
+    write_run_files,
+)
+
+__all__ = ["GRPOResult", "GRPOSetup", "build_grpo_trainer", "grpo_args", "grpo_trainer_for", "load_tasks",
+           "reward_functions", "run_grpo", "task_dataset", "train"]
+
+logger = logging.getLogger(__name__)
+
+
+def grpo_args(cfg: GRPORunConfig):
+    """Our config -> TRL's GRPOConfig: the shared TrainingArguments plus GRPO's own fields."""
+    from trl import GRPOConfig
+
+    g, sampling = cfg.grpo, cfg.rollout.sampling
+    _, weights = reward_names_and_weights(g, cfg.tasks.benchmark)
+    return GRPOConfig(
+        **training_arguments(cfg.train),
+        num_generations=g.num_generations,
+        steps_per_generation=g.steps_per_generation,
+        num_iterations=g.num_iterations,
+        beta=g.beta,
+        epsilon=g.epsilon,
+        loss_type=g.loss_type,
+        scale_rewards=g.scale_rewards,
+        reward_weights=weights,
+        temperature=sampling.temperature,
+        top_p=1.0,
+        top_k=0,
+        max_completion_length=sampling.max_new_tokens,  # per turn; TRL does not enforce it on rollout_func output
+        use_vllm=False,  # our own engine runs inside rollout_func (adapter hot-swap, no merge)
+        mask_truncated_completions=False,  # grpo.truncated decides, per episode
+        log_completions=False,
+    )
+
+
+def reward_names_and_weights(g: GRPOSettings, benchmark: str) -> tuple[list[str], list[float]]:
+    """The reward functions by name and their weights: `grpo.rewards` or the benchmark's (success first),
+    weighted by `grpo.reward_weights` or 1.0 / `shaping_weight`; plus `invalid_actions` when penalised."""
+    from agentbench_tuning.envs.benchmarks import get_benchmark
+
+    names = list(g.rewards or get_benchmark(benchmark).rewards)
+    weights = list(g.reward_weights or [1.0] + [g.shaping_weight] * (len(names) - 1))
+    if g.invalid_action_penalty > 0 and "invalid_actions" not in names:
+        names.append("invalid_actions")
+        weights.append(g.invalid_action_penalty)
+    return names, weights
+
+
+def reward_functions(g: GRPOSettings, benchmark: str) -> list:
+    from agentbench_tuning.rewards import REWARDS
+
+    names, _ = reward_names_and_weights(g, benchmark)
+    unknown = [n for n in names if n not in REWARDS]
+    if unknown:
+        raise ValueError(f"grpo.rewards: unknown reward {unknown[0]!r}; known: {', '.join(REWARDS)}")
+    return [REWARDS[n] for n in names]
+
+
+def eval_settings(tasks: GRPOTaskSettings) -> EvalSettings:
+    """The environment settings `open_envs` reads, from the tasks section."""
+    return EvalSettings(benchmark=tasks.benchmark, backend=tasks.backend, db_url=tasks.db_url,
+                        prompt_file=tasks.prompt_file)
+
+
+def load_tasks(tasks: GRPOTaskSettings) -> dict:
+    """{dataset prompt key: TaskKey} for the benchmark's generated training tasks."""
+    from agentbench_tuning.envs.benchmarks import get_benchmark
+    from agentbench_tuning.training.grpo_rollout import TaskKey, task_prompt
+
+    specs = get_benchmark(tasks.benchmark).sft_tasks(tasks.count, tasks.seed)
+    return {task_prompt(tasks.benchmark, s.index, tasks.env_seed): TaskKey(s, tasks.env_seed) for s in specs}
+
+
+def task_dataset(task_keys: dict):
+    """One row per task: `prompt` (the task key), `task_index`, `env_seed`, `task_type`."""
+    from datasets import Dataset
+
+    return Dataset.from_list([{"prompt": key, "task_index": k.spec.index, "env_seed": k.env_seed,
+                               "task_type": str(k.spec.type)} for key, k in task_keys.items()])
+
+
+@dataclass
+class GRPOSetup:
+    trainer: object
+    rollout: object  # EpisodeRollout: `.last` holds the latest step's trajectories
+    envs: object  # EnvSource, closed after training
+    resume_from: str | None
+    finished: FinishedRun | None = None
+    notice: str | None = None
+
+
+def build_grpo_trainer(cfg: GRPORunConfig, callbacks: list | None = None) -> GRPOSetup:
+    """Policy, tasks, environments, rollout and trainer for `cfg` (validated), and where training resumes."""
+    quiet_optional_kernels_probe()
+    from agentbench_tuning.envs.benchmarks import get_benchmark
+    from agentbench_tuning.models import load_policy
+
+    cfg.validate()
+    policy = load_policy(cfg.model.name_or_path, quantization=cfg.model.quantization, dtype=cfg.model.dtype,
+                         attn_implementation=cfg.model.attn_implementation)
+    envs = get_benchmark(cfg.tasks.benchmark).open_envs(eval_settings(cfg.tasks))
+    trainer, rollout = grpo_trainer_for(cfg, policy, load_tasks(cfg.tasks), envs.make_env,
+                                        reward_functions(cfg.grpo, cfg.tasks.benchmark), callbacks)
+    finished = finished_run(cfg.train)
+    resume_from = None if finished else find_resume_checkpoint(cfg.train.output_dir, cfg.train.resume)
+    notice = finished.message() if finished else resume_from and resume_notice(cfg.train.output_dir, resume_from)
+    return GRPOSetup(trainer, rollout, envs, resume_from, finished, notice)
+
+
+def grpo_trainer_for(cfg: GRPORunConfig, policy, task_keys: dict, make_env, rewards: list, callbacks=None):
+    """(MultiTurnGRPOTrainer, EpisodeRollout) for any tasks and environments (the benchmark table's, or a
+    user's own as in benchmarks/grpo_learning.py); `rewards` are TRL reward functions, weighted by
+    `grpo.reward_weights` (or 1.0 each when that is unset and the names are not the benchmark's)."""
+    from agentbench_tuning.training.grpo_rollout import EngineOptions, EpisodeRollout
+    from agentbench_tuning.training.grpo_trainer import MultiTurnGRPOTrainer
+
+    engine = EngineOptions(
+        batch_size=cfg.rollout.batch_size,
+        adapter_root=str(Path(cfg.train.output_dir) / "rollout_adapters"),
+        adapter_keep=cfg.grpo.adapter_keep,
+        kv_cache_bytes=_kv_cache_bytes(cfg.grpo.vllm_kv_cache_gb),
+        model_path=policy.path,
+    )
+    rollout = EpisodeRollout(task_keys, make_env, cfg.rollout, engine)
+    args = grpo_args(cfg)
+    if len(args.reward_weights) != len(rewards):
+        args.reward_weights = list(cfg.grpo.reward_weights or [1.0] * len(rewards))
+    trainer = MultiTurnGRPOTrainer(
+        model=policy.model,
+        reward_funcs=rewards,
+        args=args,
+        train_dataset=task_dataset(task_keys),
+        processing_class=policy.tokenizer,
+        peft_config=lora_config(cfg.lora) if not _has_adapter(policy.model) else None,
+        rollout_func=rollout,
+        callbacks=callbacks,
+        truncated=cfg.grpo.truncated,
+        turn_weighting=cfg.grpo.turn_weighting,
+        measure_logprob_gap=cfg.grpo.logprob_gap,
+    )
+    return trainer, rollout
+
+
+def _has_adapter(model) -> bool:
+    """A policy loaded with its SFT adapter (trainable) continues that adapter instead of adding a new one."""
+    from peft import PeftModel
+
+    return isinstance(model, PeftModel)
+
+
+def _kv_cache_bytes(gb: float | None) -> int | None:
+    if gb is not None:
+        return int(gb * 2**30)
+    import torch
+
+    return 8 * 2**30 if torch.cuda.is_available() else None  # None: the engine's small CPU default
+
+
+@dataclass
+class GRPOResult:
+    output_dir: Path
+    adapter_dir: Path
+    global_step: int
+    resumed_from: str | None
+    log_history: list[dict]
+    already_finished: bool = False
+
+    def series(self, key: str) -> list[float]:
+        """One logged metric per logging step, e.g. "reward", "logprob_gap/max", "rewards/alfworld_success/mean"."""
+        return [entry[key] for entry in self.log_history if entry.get(key) is not None]
+
+
+def train(setup: GRPOSetup, cfg: GRPORunConfig) -> GRPOResult:
+    """Train (from the newest complete checkpoint if any), then save adapter, tokenizer, config and trainer state
+    in `final/`. A finished run returns its result without training."""
+    if setup.finished:
+        restore_final(setup.finished)
+        logger.warning(setup.finished.message())
+        f = setup.finished
+        return GRPOResult(f.output_dir, f.adapter_dir, f.global_step, None, f.log_history, True)
+    trainer = setup.trainer
+    out = Path(cfg.train.output_dir)
+    main_process = trainer.is_world_process_zero()
+    if main_process:
+        if setup.notice:
+            logger.warning(setup.notice)
+        write_run_files(cfg, [cfg.train.seed, cfg.tasks.seed], kind="grpo")
+    try:
+        trainer.train(resume_from_checkpoint=setup.resume_from)
+    finally:
+        setup.envs.close()
+    adapter_dir = out / "final"
+    trainer.save_model(str(adapter_dir))
+    if main_process:
+        trainer.processing_class.save_pretrained(str(adapter_dir))
+        save_final_state(trainer, cfg)
+    return GRPOResult(out, adapter_dir, trainer.state.global_step, setup.resume_from, trainer.state.log_history)
+
+
+def run_grpo(cfg: GRPORunConfig, callbacks: list | None = None) -> GRPOResult:
+    """Build and train; a finished run is reported before any model is loaded."""
+    finished = finished_run(cfg.train)
+    if finished:
+        restore_final(finished)
+        return GRPOResult(finished.output_dir, finished.adapter_dir, finished.global_step, None,
+                          finished.log_history, True)
+    return train(build_grpo_trainer(cfg, callbacks), cfg)
