@@ -9,8 +9,8 @@ import pytest
 from agentbench_tuning.config import ConfigError, launch_command, load_sft_config
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
-# RL configs are other kinds, loaded by their own tests (tests/training/test_dpo.py, test_sql_grpo.py).
-OTHER_KINDS = ("dpo_", "sql_grpo_")
+# RL configs are other kinds, loaded by their own tests (tests/training/test_dpo.py, test_sql_grpo.py, test_grpo.py).
+OTHER_KINDS = ("dpo_", "sql_grpo_", "grpo_")
 SFT_YAMLS = sorted(p for p in CONFIGS.glob("*.yaml") if not p.name.startswith(OTHER_KINDS))
 ACCELERATE_YAMLS = sorted((CONFIGS / "accelerate").glob("*.yaml"))
 

@@ -1,6 +1,10 @@
 # /// script
-# requires-python = ">=3.10"
-# dependencies = ["agentbench-tuning[vllm,qlora,track]", "marimo"]
+# requires-python = ">=3.11"
+# dependencies = ["agentbench-tuning[vllm,qlora,track]", "marimo>=0.25"]
+#
+# # The toolkit from this checkout (`uv run`, `marimo edit --sandbox`); the Colab export installs it from git.
+# [tool.uv.sources]
+# agentbench-tuning = { path = "..", editable = true }
 # ///
 """Colab recipe, top to bottom: generate our data -> check it against the held-out set -> QLoRA SFT of
 Qwen2.5-7B-Instruct or Qwen3-4B-Instruct-2507 (T4 / L4 preset) -> evaluate with vLLM on both benchmarks ->
@@ -24,21 +28,23 @@ app = marimo.App(width="medium")
 def _():
     import marimo as mo
 
-    from agentbench_tuning.notebooks import cli_args
+    from agentbench_tuning.notebooks import cli_args, output_on_drive
+    from agentbench_tuning.presets import list_presets
 
-    return cli_args, mo
+    return cli_args, list_presets, mo, output_on_drive
 
 
 @app.cell
-def _(cli_args, mo):
-    import glob
-
+def _(cli_args, list_presets, mo, output_on_drive):
     args = cli_args()
     debug = "debug" in args
-    presets = sorted(p for p in glob.glob("configs/qwen*_t4.yaml") + glob.glob("configs/qwen*_l4.yaml"))
+    # The shipped presets (packaged with the toolkit, so they are found in Colab's /content too).
+    presets = [p for p in list_presets() if p.startswith("configs/qwen") and p.endswith(("_t4.yaml", "_l4.yaml"))]
     default = "configs/debug.yaml" if debug else str(args.get("preset") or "configs/qwen2.5-7b_t4.yaml")
     preset = mo.ui.dropdown(options=sorted(set(presets + [default])), value=default, label="SFT preset (GPU)")
-    out = str(args.get("out") or ("runs/recipe_debug" if debug else "runs/recipe"))
+    # Colab only (elsewhere nothing changes): the run directory moves to Google Drive, so a disconnect loses
+    # nothing and running the recipe again resumes its SFT from the last checkpoint. `--no-drive` keeps it local.
+    out = output_on_drive(str(args.get("out") or ("runs/recipe_debug" if debug else "runs/recipe")), args)
     sizes = (dict(db=40, alfworld=4, heldout_limit=2, games=1, max_new_tokens=8, engine="transformers",
                   overrides=["train.max_steps=2", "train.save_steps=2", "train.eval_steps=2"])
              if debug else dict(db=600, alfworld=600, heldout_limit=None, games=60, max_new_tokens=512,

@@ -1,6 +1,10 @@
 # /// script
-# requires-python = ">=3.10"
-# dependencies = ["agentbench-tuning[qlora,track]", "marimo"]
+# requires-python = ">=3.11"
+# dependencies = ["agentbench-tuning[qlora,track]", "marimo>=0.25"]
+#
+# # The toolkit from this checkout (`uv run`, `marimo edit --sandbox`); the Colab export installs it from git.
+# [tool.uv.sources]
+# agentbench-tuning = { path = "..", editable = true }
 # ///
 """Multi-turn GRPO (LoRA / QLoRA) on whole DB Bench or ALFWorld episodes, rewarded by the benchmark graders.
 
@@ -23,7 +27,8 @@ def _():
 
     from agentbench_tuning.chat import show_mask
     from agentbench_tuning.config import config_to_dict, load_config
-    from agentbench_tuning.notebooks import changed_overrides, cli_args, config_overrides, shows_html
+    from agentbench_tuning.notebooks import changed_overrides, cli_args, config_overrides, output_on_drive, shows_html
+    from agentbench_tuning.presets import list_presets, resolve_config
     from agentbench_tuning.training.grpo import build_grpo_trainer, train
     from agentbench_tuning.training.grpo_rollout import episode_segments, segment_encoded
     from agentbench_tuning.training.runtime import use_plain_progress
@@ -35,8 +40,11 @@ def _():
         config_overrides,
         config_to_dict,
         episode_segments,
+        list_presets,
         load_config,
         mo,
+        output_on_drive,
+        resolve_config,
         segment_encoded,
         show_mask,
         shows_html,
@@ -46,42 +54,45 @@ def _():
 
 
 @app.cell
-def _(cli_args, config_overrides, mo):
-    import glob
-
+def _(cli_args, config_overrides, list_presets, mo):
     args = cli_args()
     debug = "debug" in args
     debug_overrides = ["train.max_steps=2", "train.output_dir=runs/notebook_grpo_debug"]
     arg_overrides = (debug_overrides if debug else []) + config_overrides(
-        args, shorthands={"max_steps": "train.max_steps", "output_dir": "train.output_dir"})
-    presets = sorted(glob.glob("configs/grpo_*.yaml"))
+        args, own=("config", "debug", "no-drive"),
+        shorthands={"max_steps": "train.max_steps", "output_dir": "train.output_dir"})
+    # The shipped presets (packaged with the toolkit, so Colab has them too) or a YAML of your own.
+    presets = [p for p in list_presets() if p.startswith("configs/grpo_")]
     default = str(args.get("config") or "configs/grpo_debug.yaml")
-    config_path = mo.ui.dropdown(options=presets or [default], value=default if default in presets else None,
-                                 label="run config")
+    config_path = mo.ui.dropdown(options=sorted({*presets, default}), value=default, label="run config")
     config_path
-    return arg_overrides, config_path, debug, default
+    return arg_overrides, args, config_path, debug, default
 
 
 @app.cell
-def _(arg_overrides, config_path, default, load_config, mo):
+def _(arg_overrides, args, config_path, default, load_config, mo, output_on_drive, resolve_config):
     # The widgets start at the chosen config's values, so leaving them alone trains what the YAML says.
-    base_cfg = load_config(config_path.value or default, "grpo", arg_overrides)
+    config_file = resolve_config(config_path.value or default)
+    base_cfg = load_config(config_file, "grpo", arg_overrides)
+    # Colab only (elsewhere nothing changes): output_dir moves to Google Drive, so checkpoints outlive the VM and
+    # running the notebook again with the same arguments resumes. `--no-drive` keeps it on the VM.
+    run_dir = output_on_drive(base_cfg.train.output_dir, args)
     max_steps = mo.ui.number(start=1, stop=100000, value=max(base_cfg.train.max_steps, 1), label="max_steps")
     benchmark = mo.ui.dropdown(options=["dbbench", "alfworld-sim", "alfworld-engine"],
                                value=base_cfg.tasks.benchmark, label="benchmark")
-    output_dir = mo.ui.text(value=base_cfg.train.output_dir, label="output_dir", full_width=True)
+    output_dir = mo.ui.text(value=run_dir, label="output_dir", full_width=True)
     run = mo.ui.run_button(label="Train")
     mo.vstack([mo.md("## Multi-turn GRPO"), benchmark, max_steps, output_dir, run])
-    return base_cfg, benchmark, max_steps, output_dir, run
+    return base_cfg, benchmark, config_file, max_steps, output_dir, run
 
 
 @app.cell
-def _(arg_overrides, base_cfg, benchmark, changed_overrides, config_path, config_to_dict, default, load_config,
+def _(arg_overrides, base_cfg, benchmark, changed_overrides, config_file, config_to_dict, load_config,
       max_steps, mo, output_dir):
     widget_overrides = changed_overrides(base_cfg, {"train.max_steps": max_steps.value,
                                                     "tasks.benchmark": benchmark.value,
                                                     "train.output_dir": output_dir.value})
-    cfg = load_config(config_path.value or default, "grpo", arg_overrides + widget_overrides)
+    cfg = load_config(config_file, "grpo", arg_overrides + widget_overrides)
     mo.ui.table([{"key": f"{section}.{k}", "value": str(v)} for section, values in config_to_dict(cfg).items()
                  for k, v in values.items()], selection=None, label="resolved config")
     return (cfg,)

@@ -597,8 +597,15 @@ def load_config(source: str | Path | dict | None, kind: str | type, overrides: l
         values, lines, where = {}, {}, "<defaults>"
     else:
         path = Path(source)
-        if not path.is_file():
-            raise ConfigError(f"{path}: no such config file" + (" (it is a directory)" if path.is_dir() else ""))
+        if path.is_dir():
+            raise ConfigError(f"{path}: is a directory; --config takes a YAML file")
+        if not path.is_file():  # a shipped preset (configs/NAME.yaml) also works outside the checkout, e.g. Colab
+            from agentbench_tuning.presets import resolve_config
+
+            try:
+                path = resolve_config(path)
+            except FileNotFoundError as err:
+                raise ConfigError(str(err)) from None
         values, lines = _load_yaml_with_lines(path)
         where = str(path)
     for override in overrides:
