@@ -553,7 +553,8 @@ def _build(cls, values: dict, where: str, prefix: str, lines: dict[str, int]):
 
 def _sections_with(key: str, cls) -> list[str]:
     hints = typing.get_type_hints(cls)
-    return [name for name, hint in hints.items() if key in {f.name for f in dataclasses.fields(hint)}]
+    return [name for name, hint in hints.items()
+            if dataclasses.is_dataclass(hint) and key in {f.name for f in dataclasses.fields(hint)}]
 
 
 def _apply_override(tree: dict, override: str, cls) -> None:
@@ -561,7 +562,8 @@ def _apply_override(tree: dict, override: str, cls) -> None:
     if "=" not in override:
         raise ConfigError(f"override {override!r} must look like key=value (e.g. train.max_steps=20)")
     key, raw = override.split("=", 1)
-    if "." not in key:
+    top_level = {name for name, hint in typing.get_type_hints(cls).items() if not dataclasses.is_dataclass(hint)}
+    if "." not in key and key not in top_level:  # a top-level field (e.g. a sweep's `out`) is set as it is
         sections = _sections_with(key, cls)
         if len(sections) != 1:
             raise ConfigError(

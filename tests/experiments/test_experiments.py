@@ -158,7 +158,7 @@ def test_real_sweep_on_tiny_sft_trials(tmp_path):
     result = run_sweep(cfg)
     assert len([t for t in result.trials if t["state"] == "COMPLETE"]) == 2
     assert result.winner is not None and (tmp_path / "final").is_dir()
-    assert (Path(result.candidates[0].per_seed and tmp_path) / "trials.md").is_file()
+    assert (tmp_path / "trials.md").is_file() and list(result.winner.per_seed) == [0]
 
 
 @pytest.mark.parametrize("path", sorted((ROOT / "configs" / "sweeps").glob("*.yaml")) +
