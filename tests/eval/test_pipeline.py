@@ -91,8 +91,10 @@ def test_records_to_sft_data_and_pairs(tmp_path, db_data, tokenizers):
 
     for agent, responses in (("expert", None), ("replay", tmp_path / "bad.jsonl")):
         if responses:  # a weak agent: a few right actions, then junk, so every episode fails
-            responses.write_text("".join(json.dumps({"index": i, "turns": ["THOUGHT: hm\nACTION: look", "no"]}) + "\n"
-                                         for i in range(6)))
+            # index 0 fails at its very first turn: its task turn still shows the action list (v0.2 removes it
+            # only after an action), and it must still pair with the expert's episode of the same game
+            responses.write_text("".join(json.dumps({"index": i, "turns": ["no"] if i == 0 else
+                                                     ["THOUGHT: hm\nACTION: look", "no"]}) + "\n" for i in range(6)))
         evaluate(EvalRunConfig(ModelConfig(name_or_path=""), eval=_settings(
             "alfworld-sim", agent, tmp_path / agent, db_data, responses=str(responses) if responses else None)))
     conversations = sft_from_runs([tmp_path / "expert", tmp_path / "replay"], success_only=True)

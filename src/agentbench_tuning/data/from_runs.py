@@ -75,6 +75,12 @@ def _task_prompt(record: dict[str, Any]) -> tuple[int, list[dict[str, Any]]]:
     return first, [{"role": m["role"], "content": m["content"]} for m in messages[:first]]
 
 
+def _task_key(prompt: list[dict[str, Any]]) -> str:
+    """The initial conversation with ALFWorld's action list cut: v0.2 removes the list from an observation once
+    the agent has acted on it, so an episode that ended at its first turn still shows it and the others do not."""
+    return repr([{**m, "content": m["content"].split(" AVAILABLE ACTIONS: ")[0]} for m in prompt])
+
+
 def _groups(records: Sequence[dict[str, Any]]) -> list[tuple[list[dict], list[dict]]]:
     """(successes, failures) of each task, a task being the benchmark plus the initial conversation."""
     by_task: dict[tuple, list[dict]] = defaultdict(list)
@@ -82,7 +88,7 @@ def _groups(records: Sequence[dict[str, Any]]) -> list[tuple[list[dict], list[di
         if record["status"] == TASK_ERROR:
             continue
         _, prompt = _task_prompt(record)
-        by_task[(record["benchmark"], repr(prompt))].append(record)
+        by_task[(record["benchmark"], _task_key(prompt))].append(record)
     groups = []
     for group in by_task.values():
         wins = sorted((r for r in group if r["success"]), key=lambda r: (r["turns"], r["run"], r["seed"]))

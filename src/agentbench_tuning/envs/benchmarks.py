@@ -110,14 +110,16 @@ def _dbbench_sft_tasks(n: int, seed: int) -> list[EpisodeSpec]:
     from agentbench_tuning.envs.dbbench.generate import GenConfig, generate
     from agentbench_tuning.envs.dbbench.sqlite_backend import SQLiteBackend
 
-    cfg = GenConfig(n=int(n / (1 - GenConfig.heldout_fraction)) + 8, seed=seed)
     backend = SQLiteBackend()
+    total = int(n / (1 - GenConfig.heldout_fraction)) + 8
     try:
-        samples = [s for s in generate(cfg, backend) if not s.heldout][:n]
+        while True:  # the held-out share is drawn by table, so ask for more until n training samples remain
+            samples = [s for s in generate(GenConfig(n=total, seed=seed), backend) if not s.heldout][:n]
+            if len(samples) == n:
+                break
+            total += max(8, n - len(samples)) * 2
     finally:
         backend.close()
-    if len(samples) < n:
-        raise RuntimeError(f"generator gave {len(samples)} training samples, {n} asked; raise the count")
     return [EpisodeSpec(i, s.task, s.task.type) for i, s in enumerate(samples)]
 
 
