@@ -78,7 +78,7 @@ def _task_prompt(record: dict[str, Any]) -> tuple[int, list[dict[str, Any]]]:
 def _task_key(prompt: list[dict[str, Any]]) -> str:
     """The initial conversation with ALFWorld's action list cut: v0.2 removes the list from an observation once
     the agent has acted on it, so an episode that ended at its first turn still shows it and the others do not."""
-    return repr([{**m, "content": m["content"].split(" AVAILABLE ACTIONS: ")[0]} for m in prompt])
+    return repr([{**m, "content": m["content"].split("AVAILABLE ACTIONS")[0]} for m in prompt])
 
 
 def _groups(records: Sequence[dict[str, Any]]) -> list[tuple[list[dict], list[dict]]]:
