@@ -36,8 +36,11 @@ def _():
 
 @app.cell
 def _(cli_args, list_presets, mo, output_on_drive):
+    import torch
+
     args = cli_args()
-    debug = "debug" in args
+    # Without a GPU (a CPU box, CI) the recipe runs its debug size: the tiny model, a few steps, transformers.
+    debug = "debug" in args or not torch.cuda.is_available()
     # The shipped presets (packaged with the toolkit, so they are found in Colab's /content too).
     presets = [p for p in list_presets() if p.startswith("configs/qwen") and p.endswith(("_t4.yaml", "_l4.yaml"))]
     default = "configs/debug.yaml" if debug else str(args.get("preset") or "configs/qwen2.5-7b_t4.yaml")
