@@ -180,7 +180,10 @@ def main() -> None:
     parser.add_argument("--eval-episodes", type=int, default=64)
     parser.add_argument("--lr", type=float, default=1e-2, help="GRPO learning rate (LoRA)")
     parser.add_argument("--warm", help="a warm-started model directory to reuse (skips the SFT step)")
+    parser.add_argument("--name", default="grpo_learning", help="results file stem and run directory name")
     args = parser.parse_args()
+    global RUNS
+    RUNS = Path("runs") / f"bench_{args.name}"
     shutil.rmtree(RUNS, ignore_errors=True)
     RUNS.mkdir(parents=True)
     started = time.perf_counter()
@@ -191,8 +194,8 @@ def main() -> None:
               "wall_s": round(time.perf_counter() - started, 1), "machine": f"{platform.machine()}, CPU only",
               "cpu_note": "2 cores shared with other jobs; seconds include that contention"}
     RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "grpo_learning.json").write_text(json.dumps(result, indent=2) + "\n")
-    plot(arms, RESULTS / "grpo_learning.png")
+    (RESULTS / f"{args.name}.json").write_text(json.dumps(result, indent=2) + "\n")
+    plot(arms, RESULTS / f"{args.name}.png")
     lines = ["# GRPO learning check (benchmarks/grpo_learning.py)", "",
              f"Tiny Qwen2.5-shaped model ({args.model}), SFT warm start {args.sft_steps} steps on three answers (one \"left\"), "
              f"then {args.steps} multi-turn GRPO steps (G=8, 8 two-turn episodes per step), CPU.", "",
@@ -202,8 +205,9 @@ def main() -> None:
         lines.append(f"| {arm['arm']} | {reward} | {arm['left_rate_before']:.2f} | {arm['left_rate_after']:.2f} | "
                      f"{arm['seconds_per_step']:.1f} | {arm['logprob_gap_max']:.2e} |")
     lines += ["", f"Left rates: {args.eval_episodes} fresh episodes sampled at temperature 1. "
-              "Seconds per step on 2 CPU cores shared with other jobs. ![curves](grpo_learning.png)"]
-    (RESULTS / "grpo_learning.md").write_text("\n".join(lines) + "\n")
+              f"GRPO learning rate {args.lr}. Seconds per step on 2 CPU cores shared with other jobs. "
+              f"![curves]({args.name}.png)"]
+    (RESULTS / f"{args.name}.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 
 
