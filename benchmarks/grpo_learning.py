@@ -115,7 +115,7 @@ def left_rate(model, tokenizer, episodes: int, seed: int) -> float:
     return sum(bool(t.info.get("left")) for t in played) / len(played)
 
 
-def grpo_arm(name: str, model: str, steps: int, eval_episodes: int) -> dict:
+def grpo_arm(name: str, model: str, steps: int, eval_episodes: int, lr: float) -> dict:
     from agentbench_tuning.config import load_config
     from agentbench_tuning.models import load_policy
     from agentbench_tuning.training.grpo import grpo_trainer_for
@@ -124,7 +124,7 @@ def grpo_arm(name: str, model: str, steps: int, eval_episodes: int) -> dict:
     out = RUNS / name
     overrides = [
         f"model.name_or_path={model}", f"train.output_dir={out}", f"train.max_steps={steps}",
-        "train.per_device_train_batch_size=8", "train.gradient_accumulation_steps=1", "train.learning_rate=2e-3",
+        "train.per_device_train_batch_size=8", "train.gradient_accumulation_steps=1", f"train.learning_rate={lr}",
         "train.warmup_ratio=0.0", "train.logging_steps=1", "train.save_steps=1000", "train.precision=fp32",
         "train.gradient_checkpointing=false", "train.resume=never", "rollout.engine=transformers",
         "rollout.sampling.temperature=1.0", "rollout.sampling.max_new_tokens=8", "rollout.limits.max_context=512",
@@ -178,19 +178,24 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=25)
     parser.add_argument("--sft-steps", type=int, default=40)
     parser.add_argument("--eval-episodes", type=int, default=64)
+    parser.add_argument("--lr", type=float, default=1e-2, help="GRPO learning rate (LoRA)")
+    parser.add_argument("--warm", help="a warm-started model directory to reuse (skips the SFT step)")
+    parser.add_argument("--name", default="grpo_learning", help="results file stem and run directory name")
     args = parser.parse_args()
+    global RUNS
+    RUNS = Path("runs") / f"bench_{args.name}"
     shutil.rmtree(RUNS, ignore_errors=True)
     RUNS.mkdir(parents=True)
     started = time.perf_counter()
-    warm = str(warm_start(args.model, args.sft_steps))
-    arms = [grpo_arm(name, warm, args.steps, args.eval_episodes) for name in ("rewarded", "control")]
-    result = {"model": args.model, "sft_steps": args.sft_steps, "grpo_steps": args.steps, "group_size": 8,
+    warm = args.warm or str(warm_start(args.model, args.sft_steps))
+    arms = [grpo_arm(name, warm, args.steps, args.eval_episodes, args.lr) for name in ("rewarded", "control")]
+    result = {"model": args.model, "sft_steps": args.sft_steps, "grpo_learning_rate": args.lr, "grpo_steps": args.steps, "group_size": 8,
               "episodes_per_step": 8, "eval_episodes": args.eval_episodes, "arms": arms,
               "wall_s": round(time.perf_counter() - started, 1), "machine": f"{platform.machine()}, CPU only",
               "cpu_note": "2 cores shared with other jobs; seconds include that contention"}
     RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "grpo_learning.json").write_text(json.dumps(result, indent=2) + "\n")
-    plot(arms, RESULTS / "grpo_learning.png")
+    (RESULTS / f"{args.name}.json").write_text(json.dumps(result, indent=2) + "\n")
+    plot(arms, RESULTS / f"{args.name}.png")
     lines = ["# GRPO learning check (benchmarks/grpo_learning.py)", "",
              f"Tiny Qwen2.5-shaped model ({args.model}), SFT warm start {args.sft_steps} steps on three answers (one \"left\"), "
              f"then {args.steps} multi-turn GRPO steps (G=8, 8 two-turn episodes per step), CPU.", "",
@@ -200,8 +205,9 @@ def main() -> None:
         lines.append(f"| {arm['arm']} | {reward} | {arm['left_rate_before']:.2f} | {arm['left_rate_after']:.2f} | "
                      f"{arm['seconds_per_step']:.1f} | {arm['logprob_gap_max']:.2e} |")
     lines += ["", f"Left rates: {args.eval_episodes} fresh episodes sampled at temperature 1. "
-              "Seconds per step on 2 CPU cores shared with other jobs. ![curves](grpo_learning.png)"]
-    (RESULTS / "grpo_learning.md").write_text("\n".join(lines) + "\n")
+              f"GRPO learning rate {args.lr}. Seconds per step on 2 CPU cores shared with other jobs. "
+              f"![curves]({args.name}.png)"]
+    (RESULTS / f"{args.name}.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 
 

@@ -294,13 +294,14 @@ def per_step(steps, losses, micro=4):
     return [(episodes, losses[micro * i : micro * (i + 1)]) for i, (episodes, _) in enumerate(steps)]
 
 
+@pytest.mark.slow
 def test_alfworld_every_model_turn_is_trained_under_its_exact_prompt(alfworld_run):
     result, steps, losses, before, trainer = alfworld_run
     tok = trainer.processing_class
     assert result.global_step == 2 and len(steps) == 2
     for episodes, micro_batches in per_step(steps, losses):
         trained = trained_rows(micro_batches)
-        assert any(len(e.turns) > 1 for e in episodes) and any(e.success for e in episodes)
+        assert all(len(e.turns) > 1 for e in episodes)
         assert len(trained) == sum(len(e.turns) for e in episodes)  # every model turn is a row of the loss
         for episode in episodes:
             assert episode.flatten() is None  # ALFWorld v0.2 edits history
@@ -308,15 +309,21 @@ def test_alfworld_every_model_turn_is_trained_under_its_exact_prompt(alfworld_ru
             for turn, message in zip(episode.turns, sampled, strict=True):
                 mask, advantage = trained[(tuple(turn.prompt_ids), tuple(turn.completion_ids))]
                 assert mask == pytest.approx([1.0 / len(episode.turns)] * len(turn.completion_ids))  # model tokens
-                assert advantage != 0.0 and (advantage > 0) == episode.success
+                group = [e for e in episodes if e.turns[0].prompt_ids == episode.turns[0].prompt_ids]
+                if len({e.success for e in group}) == 1:
+                    assert advantage == 0.0  # zero reward variance in the group: nothing to learn
+                else:
+                    assert (advantage > 0) == episode.success
                 assert tok.decode(turn.completion_ids, skip_special_tokens=True) == message["content"]
                 assert turn.completion_ids[-1] == tok.convert_tokens_to_ids("<|im_end|>")
                 assert turn.prompt_ids[-3:] == tok("<|im_start|>assistant\n", add_special_tokens=False)["input_ids"]
     check_weights_moved(trainer, before)
-    assert all(v == 0 for v in result.series("groups/zero_std_count"))
-    assert result.series("rewards/alfworld_success/mean") == [0.5, 0.5]
+    successes = [sum(e.success for e in episodes) / len(episodes) for episodes, _ in steps]
+    assert result.series("rewards/alfworld_success/mean") == pytest.approx(successes)
+    assert any(s > 0 for s in successes)
 
 
+@pytest.mark.slow
 def test_dbbench_one_sequence_per_episode_with_exact_env_mask(dbbench_run):
     result, steps, losses, before, trainer = dbbench_run
     tok = trainer.processing_class
@@ -349,6 +356,7 @@ def test_dbbench_one_sequence_per_episode_with_exact_env_mask(dbbench_run):
     check_weights_moved(trainer, before)
 
 
+@pytest.mark.slow
 def test_resume_from_checkpoint_trains_on(dbbench_run):
     from agentbench_tuning.training.grpo import run_grpo
 
@@ -363,6 +371,7 @@ def test_resume_from_checkpoint_trains_on(dbbench_run):
 # ------------------------------------------------------------------ the model's own rollouts
 
 
+@pytest.mark.slow
 def test_transformers_rollout_logprobs_match_the_trainer(tmp_path):
     # A random tiny model samples its own turns (every token kept); the trainer's forward on the same ids must
     # give the same logprobs: tolerance 1e-4 nats (float32; the rollout's left-padded batch vs the training batch).
@@ -372,6 +381,9 @@ def test_transformers_rollout_logprobs_match_the_trainer(tmp_path):
     [(episodes, rows)] = steps
     assert len(rows) == sum(len(e.turns) for e in episodes) >= 4
     assert all(row.logprobs and not any(math.isnan(x) for x in row.logprobs) for row in rows)
+    # the ids trained are the ids the model sampled, under the prompts it sampled them with
+    sampled = [(t.prompt_ids, t.completion_ids, t.logprobs) for e in episodes for t in e.turns]
+    assert [(r.prompt_ids, r.completion_ids, r.logprobs) for r in rows] == sampled
     [gap] = result.series("logprob_gap/max")  # one logging step
     assert 0.0 <= gap < 1e-4, gap
     assert result.series("logprob_gap/mean")[0] <= gap
