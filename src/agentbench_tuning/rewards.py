@@ -223,7 +223,7 @@ def alfworld_progress(completions, progress, **kwargs) -> list[float]:
 # ------------------------------------------------------------------ any benchmark (GRPO rollouts)
 
 
-def invalid_actions(completions, failed_turns, turns, **kwargs) -> list[float]:
+def invalid_actions(completions: list[Any], failed_turns: list[int], turns: list[int], **kwargs: Any) -> list[float]:
     """Penalty term: minus the fraction of an episode's turns whose action the environment rejected
     (`Turn.failed`, e.g. ALFWorld's "Nothing happens."); its config weight is `grpo.invalid_action_penalty`."""
     return [-(f / t) if t else 0.0 for f, t in zip(failed_turns, turns, strict=True)]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
 from agentbench_tuning.rollout.generator import (
     LENGTH,
@@ -54,7 +55,7 @@ class TransformersGenerator:
 
     @classmethod
     @contextmanager
-    def around(cls, model, tokenizer, batch_size: int = 8):
+    def around(cls, model: Any, tokenizer: Any, batch_size: int = 8) -> Any:
         """A generator over a live in-memory model (GRPO: the policy being trained), in eval mode while in use;
         the model's own mode (train) is restored on exit, so the trainer's dropout and its mode checks are kept.
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from agentbench_tuning.config import EvalSettings, GRPORunConfig, GRPOSettings, GRPOTaskSettings
 from agentbench_tuning.training.runtime import (
@@ -41,7 +42,7 @@ __all__ = ["GRPOResult", "GRPOSetup", "build_grpo_trainer", "grpo_args", "grpo_t
 logger = logging.getLogger(__name__)
 
 
-def grpo_args(cfg: GRPORunConfig):
+def grpo_args(cfg: GRPORunConfig) -> Any:
     """Our config -> TRL's GRPOConfig: the shared TrainingArguments plus GRPO's own fields."""
     from trl import GRPOConfig
 
@@ -105,7 +106,7 @@ def load_tasks(tasks: GRPOTaskSettings) -> dict:
     return {task_prompt(tasks.benchmark, s.index, tasks.env_seed): TaskKey(s, tasks.env_seed) for s in specs}
 
 
-def task_dataset(task_keys: dict):
+def task_dataset(task_keys: dict) -> Any:
     """One row per task: `prompt` (the task key), `task_index`, `env_seed`, `task_type`."""
     from datasets import Dataset
 
@@ -141,7 +142,8 @@ def build_grpo_trainer(cfg: GRPORunConfig, callbacks: list | None = None) -> GRP
     return GRPOSetup(trainer, rollout, envs, resume_from, finished, notice)
 
 
-def grpo_trainer_for(cfg: GRPORunConfig, policy, task_keys: dict, make_env, rewards: list, callbacks=None):
+def grpo_trainer_for(cfg: GRPORunConfig, policy: Any, task_keys: dict, make_env: Any, rewards: list,
+                     callbacks: list | None = None) -> Any:
     """(MultiTurnGRPOTrainer, EpisodeRollout) for any tasks and environments (the benchmark table's, or a
     user's own as in benchmarks/grpo_learning.py); `rewards` are TRL reward functions, weighted by
     `grpo.reward_weights` (or 1.0 each when that is unset and the names are not the benchmark's)."""

@@ -27,6 +27,7 @@ from collections.abc import Callable, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from agentbench_tuning.config import RolloutSettings, Sampling
 from agentbench_tuning.envs.base import CONTEXT_LIMIT, EpisodeSpec
@@ -219,7 +220,7 @@ class EpisodeRollout:
         return self._vllm
 
 
-def segment_encoded(segment: Segment):
+def segment_encoded(segment: Segment) -> Any:
     """The segment as `chat.Encoded` (labels = ids on trained tokens), for `chat.show_mask`."""
     from agentbench_tuning.chat import IGNORE_INDEX, Encoded
 
