@@ -26,8 +26,11 @@ def test_run_json_has_config_seeds_commit_versions_hardware(tmp_path):
 
 def test_report_to(monkeypatch):
     assert report_to("none") == []
-    with pytest.raises(ValueError, match="report_to must be one of none, wandb, wandb-offline, tensorboard"):
-        report_to("mlflow")
+    with pytest.raises(ValueError, match="report_to must be one of none, wandb, wandb-offline, tensorboard, mlflow"):
+        report_to("comet")
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    assert report_to("mlflow") == ["mlflow"]  # a local SQLite store unless MLFLOW_TRACKING_URI says otherwise
+    assert os.environ["MLFLOW_TRACKING_URI"].startswith("sqlite:///") and os.environ["MLFLOW_TRACKING_URI"].endswith("mlflow.db")
     import importlib.util
 
     if importlib.util.find_spec("tensorboard") is None:
