@@ -25,6 +25,8 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from agentbench_tuning.locks import pid_alive
+
 DEFAULT_DIR = Path(os.environ.get("ABTUNE_DB_DIR", Path.home() / ".cache" / "agentbench_tuning" / "mariadb"))
 # AgentBench's MySQL accepted gold UPDATEs comparing TEXT with numbers ('?' = 16) with a warning, so it ran
 # without STRICT_TRANS_TABLES; this is the mode that reproduces the benchmark's table hashes.
@@ -65,23 +67,13 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def status(data_dir: str | Path = DEFAULT_DIR) -> ServerInfo | None:
     """The running server of this data directory, or None (a stale server.json is ignored)."""
     state = Path(data_dir) / "server.json"
     if not state.exists():
         return None
     info = ServerInfo(**json.loads(state.read_text()))
-    return info if _pid_alive(info.pid) else None
+    return info if pid_alive(info.pid) else None
 
 
 def _user_flags() -> list[str]:
@@ -211,7 +203,7 @@ def stop(data_dir: str | Path = DEFAULT_DIR, timeout_s: float = 30.0) -> bool:
             if os.waitpid(info.pid, os.WNOHANG)[0] == info.pid:
                 return True
         except ChildProcessError:
-            if not _pid_alive(info.pid):
+            if not pid_alive(info.pid):
                 return True
         time.sleep(0.1)
     os.kill(info.pid, signal.SIGKILL)
