@@ -53,6 +53,8 @@ def data_alfworld_gen(
     failures: Path = typer.Option(None, "--failures", help="Also write lost episodes (for DPO) to this JSONL."),
     dpo: Path = typer.Option(None, "--dpo", help="Also write step-level DPO pairs to this JSONL."),
     per_step: bool = typer.Option(False, "--per-step", help="One sample per step, prompt exactly as sent then."),
+    listed: bool = typer.Option(False, "--listed", help="Whole games, every observation keeping its action list "
+                                "(what benchmarks/learning.py trains on; docs/learning.md)."),
 ) -> None:
     """Write expert conversations from our household simulator in the v0.2 harness format."""
     from agentbench_tuning.data import generated
@@ -60,7 +62,11 @@ def data_alfworld_gen(
 
     if games < 1:
         fail(f"--games {games}: must be a positive number of games")
-    rows = generated.alfworld_step_samples(games, seed) if per_step else generated.generated_sft("alfworld-sim", games, seed)
+    if per_step and listed:
+        fail("--per-step and --listed are two formats; choose one")
+    rows = (generated.alfworld_step_samples(games, seed) if per_step else
+            generated.alfworld_listed_conversations(games, seed) if listed else
+            generated.generated_sft("alfworld-sim", games, seed))
     n = write_jsonl(out, rows)
     typer.echo(f"wrote {n} expert {'step samples' if per_step else 'conversations'} to {out}")
     if failures:

@@ -12,11 +12,12 @@ is a bug in the generator, and stops the build.
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from agentbench_tuning.config import EvalSettings
 from agentbench_tuning.data.from_runs import training_messages
+from agentbench_tuning.envs.base import EpisodeSpec
 from agentbench_tuning.envs.benchmarks import get_benchmark
 from agentbench_tuning.rollout.scripted import play_scripted
 
@@ -51,19 +52,52 @@ def generated_sft(benchmark: str, n: int, seed: int = 1) -> list[dict[str, Any]]
             for r in expert_records(benchmark, n, seed)]
 
 
-def alfworld_step_samples(n: int, seed: int = 1) -> Iterator[dict[str, Any]]:
+def alfworld_step_samples(n: int, seed: int = 1, prompt_file: str | None = None,
+                          specs: Sequence[EpisodeSpec] | None = None) -> Iterator[dict[str, Any]]:
     """One sample per expert step: the chat exactly as the harness sent it then (history filter applied,
-    the action list in the newest turn only) plus the expert's output. Exact prompts, more tokens."""
+    the action list in the newest turn only) plus the expert's output, the one trained turn (the earlier
+    assistant turns were trained under their own prompts, in their own samples). Exact prompts, more tokens.
+    `specs` replaces the benchmark's generated training games (e.g. easier worlds); `prompt_file` the prompt."""
     from agentbench_tuning.envs.alfworld.agents import ExpertAgent, StepRecorder
 
-    for spec in get_benchmark("alfworld-sim").sft_tasks(n, seed):
+    for spec in specs if specs is not None else get_benchmark("alfworld-sim").sft_tasks(n, seed):
         recorder = StepRecorder(ExpertAgent())
-        [record] = _play_alfworld(lambda r=recorder: r, [spec])
+        [record] = _play_alfworld(lambda r=recorder: r, [spec], prompt_file)
         if not record["success"]:
             raise AssertionError(f"expert lost simulator game {spec.index} ({record['status']})")
         for step, item in enumerate(recorder.steps):
-            yield {"messages": item["messages"] + [{"role": "assistant", "content": item["output"]}],
-                   "index": spec.index, "seed": seed, "task_type": spec.type, "step": step}
+            context = [{**m, "loss": False} if m["role"] == "assistant" else dict(m) for m in item["messages"]]
+            yield {"messages": [*context, {"role": "assistant", "content": item["output"], "loss": True}],
+                   "task": "alfworld", "index": spec.index, "seed": seed, "task_type": spec.type, "step": step}
+
+
+def alfworld_listed_conversations(n: int, seed: int = 1, prompt_file: str | None = None,
+                                  specs: Sequence[EpisodeSpec] | None = None) -> Iterator[dict[str, Any]]:
+    """One conversation per expert game in which every observation keeps the action list it was sent with
+    (v0.2 removes it from all but the newest turn): every expert turn is trained in one sequence under a
+    context that differs from the harness's only by the older lists. About 5x cheaper per trained turn than
+    `alfworld_step_samples`, and the model learns to choose from a list, which whole recorded conversations
+    (`generated_sft`, no lists at all) never show it."""
+    from agentbench_tuning.envs.alfworld.agents import ExpertAgent, StepRecorder
+
+    for spec in specs if specs is not None else get_benchmark("alfworld-sim").sft_tasks(n, seed):
+        recorder = StepRecorder(ExpertAgent())
+        [record] = _play_alfworld(lambda r=recorder: r, [spec], prompt_file)
+        if not record["success"]:
+            raise AssertionError(f"expert lost simulator game {spec.index} ({record['status']})")
+        last = recorder.steps[-1]["messages"]
+        first = len(last) - 1 - 2 * (len(recorder.steps) - 1)  # the task turn: step k answers turn first + 2k
+        messages = []
+        for i, message in enumerate(last):
+            item = dict(message)
+            if i >= first and item["role"] == "user":
+                item["content"] = recorder.steps[(i - first) // 2]["messages"][-1]["content"]
+            if item["role"] == "assistant":
+                item["loss"] = i > first
+            messages.append(item)
+        messages.append({"role": "assistant", "content": recorder.steps[-1]["output"], "loss": True})
+        yield {"messages": messages, "task": "alfworld", "source": f"alfworld/{spec.type}", "index": spec.index,
+               "seed": seed, "task_type": spec.type, "steps": len(recorder.steps)}
 
 
 def alfworld_failures(n: int, seed: int = 1) -> Iterator[dict[str, Any]]:
@@ -93,7 +127,10 @@ def alfworld_step_pairs(n: int, seed: int = 1) -> Iterator[dict[str, Any]]:
                        "task_type": spec.type, "seed": spec.task.seed}
 
 
-def _play_alfworld(make_agent, specs) -> list[dict[str, Any]]:
+def _play_alfworld(make_agent, specs, prompt_file: str | None = None) -> list[dict[str, Any]]:
     bench = get_benchmark("alfworld-sim")
-    envs = bench.open_envs(EvalSettings(benchmark="alfworld-sim", agent="expert"))
-    return play_scripted(make_agent, envs.make_env, specs, names=("alfworld-sim", "expert"), concurrency=1)
+    envs = bench.open_envs(EvalSettings(benchmark="alfworld-sim", agent="expert", prompt_file=prompt_file))
+    try:
+        return play_scripted(make_agent, envs.make_env, specs, names=("alfworld-sim", "expert"), concurrency=1)
+    finally:
+        envs.close()

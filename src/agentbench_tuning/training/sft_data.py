@@ -1,7 +1,9 @@
 """Data sources -> the pre-tokenized train/eval datasets the SFT trainer consumes.
 
 A source is a file (jsonl/json/parquet), a `datasets` hub id, or `gen:<env>:<n>[:<seed>]`, which asks our own
-generators for n SFT conversations (`gen:dbbench:3000`, `gen:alfworld:1500`, `gen:alfworld:200:7` with an explicit seed). Conversations are deduplicated,
+generators for SFT data from n tasks (`gen:dbbench:3000`, `gen:alfworld:1500`, `gen:alfworld:200:7` with an explicit
+seed; `gen:alfworld-listed:N`: whole games with every observation's action list kept, `gen:alfworld-steps:N`: one
+sample per step under the exact prompt, see `data.generated`). Conversations are deduplicated,
 fitted to `max_length` (dropped or cut at a turn boundary, never inside a trained turn), split stratified by
 task, and encoded with the model's own chat template by `chat.encode_messages`.
 """
@@ -14,16 +16,20 @@ from agentbench_tuning.chat import ContextReport
 from agentbench_tuning.config import DataSettings
 from agentbench_tuning.data import filter_by_length, load_all, prepare_conversations, to_dataset
 
-GENERATORS = {"dbbench": "dbbench", "alfworld": "alfworld-sim"}  # `gen:` name -> benchmark of the table
+GENERATORS = ("dbbench", "alfworld", "alfworld-listed", "alfworld-steps")  # the `gen:` names
 
 
 def generate_conversations(env: str, n: int, seed: int) -> list[dict]:
-    """n SFT conversations from our own generator for `env` (no benchmark data involved)."""
-    from agentbench_tuning.data.generated import generated_sft
+    """SFT data from n tasks of our own generator for `env` (no benchmark data involved)."""
+    from agentbench_tuning.data import generated
 
     if env not in GENERATORS:
         raise ValueError(f"gen:{env}: unknown generator; use " + " or ".join(f"gen:{g}:N" for g in GENERATORS))
-    return generated_sft(GENERATORS[env], n, seed=seed)
+    if env == "alfworld-listed":
+        return list(generated.alfworld_listed_conversations(n, seed))
+    if env == "alfworld-steps":
+        return list(generated.alfworld_step_samples(n, seed))
+    return generated.generated_sft({"dbbench": "dbbench", "alfworld": "alfworld-sim"}[env], n, seed=seed)
 
 
 def load_sources(sources: list[str], seed: int = 0) -> list[dict]:
@@ -35,7 +41,7 @@ def load_sources(sources: list[str], seed: int = 0) -> list[dict]:
         if source.startswith("gen:"):
             parts = source.split(":")
             if len(parts) not in (3, 4) or not all(p.isdigit() for p in parts[2:]):
-                raise ValueError(f"data source {source!r}: write gen:<dbbench|alfworld>:<count>[:<seed>]")
+                raise ValueError(f"data source {source!r}: write gen:<{'|'.join(GENERATORS)}>:<count>[:<seed>]")
             conversations += generate_conversations(parts[1], int(parts[2]), int(parts[3]) if len(parts) == 4 else seed + 1)
         else:
             files.append(source)

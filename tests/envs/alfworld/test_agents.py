@@ -6,6 +6,7 @@ from agentbench_tuning import rewards
 from agentbench_tuning.config import EvalRunConfig, EvalSettings, ModelConfig
 from agentbench_tuning.data.generated import (
     alfworld_failures,
+    alfworld_listed_conversations,
     alfworld_step_pairs,
     alfworld_step_samples,
     generated_sft,
@@ -73,8 +74,26 @@ def test_step_samples_are_the_prompts_as_sent():
     for s in samples:  # the newest user turn, and only it, carries the action list
         assert s["messages"][-1]["role"] == "assistant" and "AVAILABLE ACTIONS" in s["messages"][-2]["content"]
         assert sum("AVAILABLE ACTIONS" in m["content"] for m in s["messages"]) == 1
+        # only the newest answer is trained: the earlier ones were trained in their own samples
+        assert [m.get("loss") for m in s["messages"] if m["role"] == "assistant"][-1] is True
+        assert not any(m["loss"] for m in s["messages"][:-1] if m["role"] == "assistant")
     assert samples[-1]["messages"][-1]["content"] == conv["messages"][-1]["content"]
     assert len(samples[-1]["messages"]) == len(conv["messages"])
+
+
+def test_listed_conversations_keep_every_action_list():
+    [listed] = alfworld_listed_conversations(1, seed=0)
+    samples = list(alfworld_step_samples(1, seed=0))
+    messages = listed["messages"]
+    trained = [m for m in messages if m["role"] == "assistant" and m["loss"]]
+    assert [m["content"] for m in trained] == [s["messages"][-1]["content"] for s in samples]
+    # each expert answer follows exactly the user turn its step sample was prompted with
+    for sample in samples:
+        k = len(sample["messages"]) - 1
+        assert messages[k - 1] == sample["messages"][-2]
+        assert messages[k]["content"] == sample["messages"][-1]["content"]
+    listed_turns = [m for m in messages if "AVAILABLE ACTIONS" in m["content"]]
+    assert len(listed_turns) == len(samples) == listed["steps"]
 
 
 def test_failures_and_dpo_pairs():
@@ -89,3 +108,18 @@ def test_rewards():
     assert rewards.alfworld_success(["a", "b"], won=[True, False]) == [1.0, 0.0]
     assert rewards.alfworld_valid_action(["a"], valid_action_fraction=[0.5]) == [0.5]
     assert rewards.alfworld_progress(["a"], progress=[0.5]) == [0.5]
+
+
+def test_gen_sources_name_every_alfworld_format():
+    import pytest
+
+    from agentbench_tuning.training.sft_data import load_sources
+
+    listed, steps, recorded = (load_sources([f"gen:{name}:2:0"]) for name in ("alfworld-listed", "alfworld-steps", "alfworld"))
+    assert len(listed) == len(recorded) == 2 and len(steps) == sum(c["steps"] for c in listed)
+    messages = listed[0]["messages"]
+    task_turn = next(i for i, m in enumerate(messages) if m["content"].startswith("Here is your task."))
+    assert all("AVAILABLE ACTIONS" in m["content"] for m in messages[task_turn::2])
+    assert not any("AVAILABLE ACTIONS" in m["content"] for m in messages[:task_turn])
+    with pytest.raises(ValueError, match="alfworld-listed"):
+        load_sources(["gen:alfworld-lists:2"])

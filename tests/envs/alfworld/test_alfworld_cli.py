@@ -78,6 +78,17 @@ def test_data_gen(tmp_path):
     assert len({r["task_type"] for r in rows}) == 6
 
 
+def test_data_gen_listed(tmp_path):
+    out = tmp_path / "listed.jsonl"
+    result = runner.invoke(app, ["data", "alfworld-gen", "--games", "2", "--listed", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert len(rows) == 2 and all(sum("AVAILABLE ACTIONS" in m["content"] for m in r["messages"]) == r["steps"]
+                                  for r in rows)
+    both = runner.invoke(app, ["data", "alfworld-gen", "--listed", "--per-step", "--out", str(out)])
+    assert both.exit_code == 2 and "choose one" in both.output
+
+
 def test_eval_textworld_game_dir(tmp_path):
     import pytest
 
