@@ -181,7 +181,11 @@ def main() -> None:
     parser.add_argument("--lr", type=float, default=1e-2, help="GRPO learning rate (LoRA)")
     parser.add_argument("--warm", help="a warm-started model directory to reuse (skips the SFT step)")
     parser.add_argument("--name", default="grpo_learning", help="results file stem and run directory name")
+    parser.add_argument("--report", action="store_true", help="only re-render <name>.md from <name>.json")
     args = parser.parse_args()
+    if args.report:
+        print(write_report(json.loads((RESULTS / f"{args.name}.json").read_text()), args.name))
+        return
     global RUNS
     RUNS = Path("runs") / f"bench_{args.name}"
     shutil.rmtree(RUNS, ignore_errors=True)
@@ -196,19 +200,33 @@ def main() -> None:
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / f"{args.name}.json").write_text(json.dumps(result, indent=2) + "\n")
     plot(arms, RESULTS / f"{args.name}.png")
+    print(write_report(result, args.name))
+
+
+def write_report(result: dict, name: str) -> str:
+    """`<name>.md` from the measured result (also `--report`: re-render from `<name>.json`)."""
+    from agentbench_tuning.eval.stats import wilson_interval
+
+    n = result["eval_episodes"]
+
+    def rate(value: float) -> str:
+        ci = wilson_interval(round(value * n), n)
+        return f"{value:.2f} [{ci.low:.2f}, {ci.high:.2f}]"
+
     lines = ["# GRPO learning check (benchmarks/grpo_learning.py)", "",
-             f"Tiny Qwen2.5-shaped model ({args.model}), SFT warm start {args.sft_steps} steps on three answers (one \"left\"), "
-             f"then {args.steps} multi-turn GRPO steps (G=8, 8 two-turn episodes per step), CPU.", "",
-             "| arm | reward | left rate before | left rate after | s/step | max logprob gap |", "|---|---|---|---|---|---|"]
-    for arm in arms:
+             f"Tiny Qwen2.5-shaped model ({result['model']}), SFT warm start {result['sft_steps']} steps on three answers "
+             f"(one \"left\"), then {result['grpo_steps']} multi-turn GRPO steps (G=8, 8 two-turn episodes per step), CPU.",
+             "", "| arm | reward | left rate before (95% CI) | left rate after (95% CI) | s/step | max logprob gap |",
+             "|---|---|---|---|---|---|"]
+    for arm in result["arms"]:
         reward = "1 if first answer says left" if arm["arm"] == "rewarded" else "coin (p=0.4), action-independent"
-        lines.append(f"| {arm['arm']} | {reward} | {arm['left_rate_before']:.2f} | {arm['left_rate_after']:.2f} | "
+        lines.append(f"| {arm['arm']} | {reward} | {rate(arm['left_rate_before'])} | {rate(arm['left_rate_after'])} | "
                      f"{arm['seconds_per_step']:.1f} | {arm['logprob_gap_max']:.2e} |")
-    lines += ["", f"Left rates: {args.eval_episodes} fresh episodes sampled at temperature 1. "
-              f"GRPO learning rate {args.lr}. Seconds per step on 2 CPU cores shared with other jobs. "
-              f"![curves]({args.name}.png)"]
-    (RESULTS / f"{args.name}.md").write_text("\n".join(lines) + "\n")
-    print("\n".join(lines))
+    lines += ["", f"Left rates: {n} fresh episodes sampled at temperature 1 (Wilson 95% CIs). GRPO learning rate "
+              f"{result['grpo_learning_rate']}. Wall {result['wall_s']} s; seconds per step on 2 CPU cores shared "
+              f"with other jobs. ![curves]({name}.png)"]
+    (RESULTS / f"{name}.md").write_text("\n".join(lines) + "\n")
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":
