@@ -14,7 +14,26 @@ from pathlib import Path
 
 from agentbench_tuning.rollout.generator import LENGTH, STOP, Generation, Prompt, Sampling, stop_token_ids
 
-CPU_KV_CACHE_BYTES = 256 * 1024 * 1024  # plenty for tiny models; real models on CPU need more
+CPU_KV_CACHE_BYTES = 256 * 1024 * 1024  # the floor; real models get what two full-length sequences need
+
+
+def cpu_kv_cache_bytes(model: str, max_context: int, dtype: str = "auto") -> int:
+    """KV cache for vLLM on CPU, sized from the model's config: two sequences of `max_context` tokens (K and V,
+    every layer and KV head; fp32 unless a 16-bit dtype is asked for), at least `CPU_KV_CACHE_BYTES`. A fixed
+    small cache cannot hold one 8k sequence of a real model (SmolLM2-135M in fp32 needs ~0.37 GiB) and vLLM
+    refuses to start. Falls back to the floor when the config cannot be read."""
+    try:
+        from transformers import AutoConfig
+
+        config = AutoConfig.from_pretrained(model)
+        config = getattr(config, "text_config", config)
+        heads = config.num_attention_heads
+        head_dim = getattr(config, "head_dim", None) or config.hidden_size // heads
+        kv_heads = getattr(config, "num_key_value_heads", None) or heads
+        per_token = 2 * config.num_hidden_layers * kv_heads * head_dim * (2 if dtype in ("bfloat16", "float16") else 4)
+    except Exception:  # noqa: BLE001 - any unreadable config: keep the floor
+        return CPU_KV_CACHE_BYTES
+    return max(CPU_KV_CACHE_BYTES, 2 * max_context * per_token)
 
 
 class VLLMGenerator:
@@ -49,7 +68,8 @@ class VLLMGenerator:
         kwargs: dict = {"max_model_len": max_context, "dtype": dtype, "seed": seed}
         if not on_gpu:
             # CUDA graphs and a memory-fraction KV cache are GPU notions; on CPU size the cache in bytes.
-            kwargs.update(enforce_eager=True, kv_cache_memory_bytes=kv_cache_bytes or CPU_KV_CACHE_BYTES)
+            kwargs.update(enforce_eager=True,
+                          kv_cache_memory_bytes=kv_cache_bytes or cpu_kv_cache_bytes(model, max_context, dtype))
         elif kv_cache_bytes:
             kwargs["kv_cache_memory_bytes"] = kv_cache_bytes
         if adapter:
