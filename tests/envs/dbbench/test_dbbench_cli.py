@@ -26,7 +26,10 @@ def test_generate_writes_both_splits(gen_dir):
     train = (gen_dir / "train.jsonl").read_text().splitlines()
     held = (gen_dir / "heldout.jsonl").read_text().splitlines()
     assert stats["n"] == 40 == len(train) + len(held)
-    assert len((gen_dir / "sft_train.jsonl").read_text().splitlines()) == len(train)
+    sft = [json.loads(line) for line in (gen_dir / "sft_train.jsonl").read_text().splitlines()]
+    assert len(sft) == len(train)
+    # the task label drives the stratified split and the data summary (it used to read "tasks: (none)")
+    assert {row["task"] for row in sft} == {"dbbench"} and all(row["source"] == f"dbbench/{row['type']}" for row in sft)
 
 
 def test_eval_oracle_then_resume(gen_dir, tmp_path):

@@ -189,7 +189,8 @@ def write_generated(samples: list[Generated], out_dir: str | Path, stats: dict[s
         paths[split] = out / f"{split}.jsonl"
         paths[f"sft_{split}"] = out / f"sft_{split}.jsonl"
         write_jsonl(paths[split], [s.task.to_sample() for s in chosen])
-        write_jsonl(paths[f"sft_{split}"], [{"index": i, "type": s.task.type, "messages": s.messages}
+        write_jsonl(paths[f"sft_{split}"], [{"index": i, "type": s.task.type, "messages": s.messages, "task": "dbbench",
+                                              "task_type": s.task.type, "source": f"dbbench/{s.task.type}"}
                                              for i, s in enumerate(chosen)])
     write_json_atomic(out / "stats.json", stats)
     return paths
