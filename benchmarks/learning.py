@@ -66,14 +66,13 @@ PRESETS = {
     # DB Bench only, more data and steps: the cpu preset's DB gain was small (see benchmarks/results/learning.md).
     "db-cpu": Preset(db_train=40, db_heldout=40, alf_train=0, alf_eval=0, engine_games=0, max_steps=40,
                      learning_rate=2e-4),
-    # The db-cpu DB Bench settings (each of its three seeds cleared the untrained CI alone) plus ALFWorld
-    # evaluated before/after without ALFWorld training data: mixing 4 ALFWorld conversations in cut one seed's
-    # DB Bench success to 3/24 (runs/demo-check, docs/learning.md), and ALFWorld did not improve at this scale.
     # Both benchmarks in one model: the db-cpu DB Bench data plus 100 easy ALFWorld games as "listed"
     # conversations (a quiet-machine probe: 100 such steps alone took ALFWorld sim 0 -> 11/20).
     "both-cpu": Preset(db_train=40, db_heldout=40, alf_train=100, alf_eval=30, engine_games=6, max_steps=140,
                        learning_rate=2e-4),
-    "demo": Preset(db_train=40, db_heldout=40, alf_train=0, alf_eval=6, engine_games=3, max_steps=40,
+    # The both-cpu recipe at demo size (one seed, ~10-15 min on 2 idle cores): the db-cpu DB Bench data plus
+    # 40 listed ALFWorld games, 80 steps; ALFWorld scored on 20 held-out simulator games and 3 engine games.
+    "demo": Preset(db_train=40, db_heldout=40, alf_train=40, alf_eval=20, engine_games=3, max_steps=80,
                    learning_rate=2e-4),
 }
 EASY_WORLDS = dict(min_receptacles=4, max_receptacles=6, distractors=2, hidden_prob=0.0)
@@ -233,10 +232,15 @@ def run_parallel(commands: dict[str, list[str]], logs: Path) -> dict[str, float]
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     logs.mkdir(parents=True, exist_ok=True)
-    env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "OMP_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false"}
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "TOKENIZERS_PARALLELISM": "false"}
+    # Training processes share the cores (one seed alone gets them all: the base model's evaluation beside it
+    # is short); evaluations get one thread each (vLLM's CPU worker binds its own).
+    trainers = sum(key.startswith("train-") for key in commands) or 1
+    threads = {key: str(max(1, (os.cpu_count() or 1) // trainers) if key.startswith("train-") else 1) for key in commands}
     started = time.perf_counter()
-    procs = {key: subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=(logs / f"{key}.log").open("w"),
-                                   stderr=subprocess.STDOUT) for key, cmd in commands.items()}
+    procs = {key: subprocess.Popen(cmd, cwd=ROOT, env={**env, "OMP_NUM_THREADS": threads[key]},
+                                   stdout=(logs / f"{key}.log").open("w"), stderr=subprocess.STDOUT)
+             for key, cmd in commands.items()}
     walls: dict[str, float] = {}
     columns = (TextColumn("{task.description:<34}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                TextColumn("{task.fields[note]}"))
