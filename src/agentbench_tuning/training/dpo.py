@@ -20,7 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from agentbench_tuning.config import ConfigError, DPORunConfig
+from agentbench_tuning.config import ConfigError
+from agentbench_tuning.rl_config import DPORunConfig
 from agentbench_tuning.training.runtime import (
     FinishedRun,
     find_resume_checkpoint,

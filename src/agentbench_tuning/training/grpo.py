@@ -22,7 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from agentbench_tuning.config import EvalSettings, GRPORunConfig, GRPOSettings, GRPOTaskSettings
+from agentbench_tuning.config import EvalSettings
+from agentbench_tuning.rl_config import GRPORunConfig, GRPOSettings, GRPOTaskSettings
 from agentbench_tuning.training.runtime import (
     FinishedRun,
     find_resume_checkpoint,

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from agentbench_tuning.config import SQLGRPORunConfig, SQLTaskSettings
+from agentbench_tuning.rl_config import SQLGRPORunConfig, SQLTaskSettings
 from agentbench_tuning.training.runtime import (
     FinishedRun,
     find_resume_checkpoint,
