@@ -51,7 +51,7 @@ def sql_prompts(settings: SQLTaskSettings) -> Dataset:
     from datasets import Dataset
 
     from agentbench_tuning.envs.dbbench import DBBenchEnv, SQLiteBackend
-    from agentbench_tuning.envs.dbbench.generate import DEFAULT_MIX, GenConfig, generate
+    from agentbench_tuning.envs.dbbench.generate import DEFAULT_MIX, DBGenConfig, generate
 
     unknown = sorted(set(settings.types) - set(DEFAULT_MIX))
     if unknown:
@@ -59,8 +59,8 @@ def sql_prompts(settings: SQLTaskSettings) -> Dataset:
     mix = {t: w for t, w in DEFAULT_MIX.items() if not settings.types or t in settings.types}
     backend = SQLiteBackend()
     try:
-        wanted = int(settings.n / (1 - GenConfig.heldout_fraction)) + 8
-        generated = generate(GenConfig(n=wanted, seed=settings.seed, mix=mix), backend)
+        wanted = int(settings.n / (1 - DBGenConfig.heldout_fraction)) + 8
+        generated = generate(DBGenConfig(n=wanted, seed=settings.seed, mix=mix), backend)
         tasks = [g.task for g in generated if not g.heldout][: settings.n]
         if len(tasks) < settings.n:
             raise ValueError(f"data.n={settings.n}: the generator gave {len(tasks)} training samples; lower data.n")
