@@ -30,7 +30,7 @@ from agentbench_tuning.envs.dbbench import (
     SQLiteBackend,
     server,
 )
-from agentbench_tuning.envs.dbbench.generate import GenConfig, generate
+from agentbench_tuning.envs.dbbench.generate import DBGenConfig, generate
 from agentbench_tuning.envs.dbbench.hostile import HOSTILE
 from agentbench_tuning.envs.dbbench.mysql_backend import MySQLURL
 from agentbench_tuning.envs.dbbench.sandbox import STATEMENT_TIMEOUT_S, TURN_TIMEOUT_S
@@ -168,7 +168,7 @@ def run_mysql(results: dict, tasks, statements) -> None:
         try:
             started = time.perf_counter()
             mysql_backend = MySQLBackend(info.url)
-            mysql_gen = generate(GenConfig(n=100, seed=1), mysql_backend)
+            mysql_gen = generate(DBGenConfig(n=100, seed=1), mysql_backend)
             results["generator_mysql"] = {"samples": len(mysql_gen),
                                           "samples_per_s": round(len(mysql_gen) / (time.perf_counter() - started), 1)}
             results["oracle"]["mysql"] = oracle_rate(mysql_backend, tasks)
@@ -190,7 +190,7 @@ def main() -> None:
     parser.add_argument("--fuzz", type=int, default=10_000)
     args = parser.parse_args()
     started = time.perf_counter()
-    samples = generate(GenConfig(n=args.n, seed=0), SQLiteBackend())
+    samples = generate(DBGenConfig(n=args.n, seed=0), SQLiteBackend())
     gen_s = time.perf_counter() - started
     tasks = [s.task for s in samples]
     statements = [("hostile-list", s) for s in HOSTILE]

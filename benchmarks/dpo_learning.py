@@ -43,14 +43,14 @@ RESULTS = Path(__file__).parent / "results"
 def heldout_tasks(n: int, seed: int, out: Path) -> Path:
     """n generated DB Bench samples on held-out tables (never trained on), as a v0.2 JSONL file."""
     from agentbench_tuning.envs.dbbench import SQLiteBackend
-    from agentbench_tuning.envs.dbbench.generate import GenConfig, generate
+    from agentbench_tuning.envs.dbbench.generate import DBGenConfig, generate
 
     path = out / "heldout_tasks.jsonl"
     if path.is_file():
         return path
     backend = SQLiteBackend()
     try:
-        samples = [g for g in generate(GenConfig(n=n * 12, seed=seed, heldout_fraction=0.1), backend) if g.heldout]
+        samples = [g for g in generate(DBGenConfig(n=n * 12, seed=seed, heldout_fraction=0.1), backend) if g.heldout]
     finally:
         backend.close()
     if len(samples) < n:

@@ -96,9 +96,9 @@ COMPACT_ALF = ("You are in a household and must complete a task. Each turn pick 
 
 
 def easy_gen_config(preset: Preset):
-    from agentbench_tuning.envs.alfworld.generator import GenConfig
+    from agentbench_tuning.envs.alfworld.generator import WorldConfig
 
-    return GenConfig(**EASY_WORLDS) if preset.easy else GenConfig()
+    return WorldConfig(**EASY_WORLDS) if preset.easy else WorldConfig()
 
 
 def write_prompts(data: Path, preset: Preset) -> dict[str, str | None]:
@@ -156,7 +156,7 @@ def prepare(out: Path, preset: Preset) -> dict:
     """Every input file of the experiment under `out/data`; returns their paths."""
     from agentbench_tuning.envs.alfworld.generator import generate_world
     from agentbench_tuning.envs.alfworld.pddl_export import write_game
-    from agentbench_tuning.envs.dbbench.generate import GenConfig, generate, write_generated
+    from agentbench_tuning.envs.dbbench.generate import DBGenConfig, generate, write_generated
     from agentbench_tuning.envs.dbbench.sqlite_backend import SQLiteBackend
     from agentbench_tuning.records import write_jsonl
 
@@ -164,7 +164,7 @@ def prepare(out: Path, preset: Preset) -> dict:
     data.mkdir(parents=True, exist_ok=True)
     prompts = write_prompts(data, preset)
     total = preset.db_train + preset.db_heldout
-    cfg = GenConfig(n=total * 2, seed=EVAL_SEED, heldout_fraction=preset.db_heldout / total, explore_p=0.0,
+    cfg = DBGenConfig(n=total * 2, seed=EVAL_SEED, heldout_fraction=preset.db_heldout / total, explore_p=0.0,
                     recover_p=0.0)
     backend = SQLiteBackend()
     try:

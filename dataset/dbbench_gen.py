@@ -23,9 +23,9 @@ def _():
     import marimo as mo
 
     from agentbench_tuning.envs.dbbench import SQLiteBackend
-    from agentbench_tuning.envs.dbbench.generate import GenConfig, generate, write_generated
+    from agentbench_tuning.envs.dbbench.generate import DBGenConfig, generate, write_generated
 
-    return GenConfig, SQLiteBackend, generate, mo, write_generated
+    return DBGenConfig, SQLiteBackend, generate, mo, write_generated
 
 
 @app.cell
@@ -41,8 +41,8 @@ def _(mo):
 
 
 @app.cell
-def _(GenConfig, SQLiteBackend, generate, n, out, seed, write_generated):
-    samples = generate(GenConfig(n=n.value, seed=seed.value), SQLiteBackend())
+def _(DBGenConfig, SQLiteBackend, generate, n, out, seed, write_generated):
+    samples = generate(DBGenConfig(n=n.value, seed=seed.value), SQLiteBackend())
     paths = write_generated(samples, out.value, {"n": len(samples), "seed": seed.value})
     return paths, samples
 

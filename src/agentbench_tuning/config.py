@@ -1,7 +1,7 @@
 """Run configuration: small frozen dataclasses per concern, loaded from YAML with `key=value` overrides.
 
 One loader for every kind of run: `load_config(path_or_dict, kind, overrides)` with `kind` one of `KINDS`
-("sft", "eval", "grpo"; DPO and sweeps add theirs). Sections: model, lora, data, train, rollout (engine,
+("sft", "eval"; "grpo", "dpo", "sql_grpo" from `rl_config`; sweeps pass their class). Sections: model, lora, data, train, rollout (engine,
 sampling, limits) and eval. Every YAML under configs/ starts with the command that launches it. Unknown keys
 and wrong types fail with the file, line and key; `validate()` checks the rules that span fields. Derived
 values (precision on this machine, the family of a model) are computed by functions, never written back.
@@ -176,11 +176,11 @@ class EvalRunConfig:
 
     def validate(self) -> EvalRunConfig:
         r, e = self.rollout, self.eval
-        _choice("rollout.engine", r.engine, ENGINES)
-        _choice("rollout.dtype", r.dtype, ("auto", "bfloat16", "float16", "float32"))
-        _choice("eval.benchmark", e.benchmark, BENCHMARK_NAMES)
-        _choice("eval.backend", e.backend, ("sqlite", "mysql"))
-        _choice("eval.compare", e.compare, ("v0.2", "fc"))
+        check_choice("rollout.engine", r.engine, ENGINES)
+        check_choice("rollout.dtype", r.dtype, ("auto", "bfloat16", "float16", "float32"))
+        check_choice("eval.benchmark", e.benchmark, BENCHMARK_NAMES)
+        check_choice("eval.backend", e.backend, ("sqlite", "mysql"))
+        check_choice("eval.compare", e.compare, ("v0.2", "fc"))
         if r.engine == "openai" and not r.base_url:
             raise ConfigError("rollout.engine=openai needs rollout.base_url (--base-url), e.g. http://127.0.0.1:8000")
         if r.engine != "openai" and r.base_url:
@@ -211,11 +211,8 @@ class SFTRunConfig:
     def validate(self) -> SFTRunConfig:
         """Cross-field rules. Returns self so calls chain."""
         m, lora, d, t = self.model, self.lora, self.data, self.train
-        _choice("model.dtype", m.dtype, ("auto", "bfloat16", "float16", "float32"))
-        _choice("model.quantization", m.quantization, (None, "4bit"))
-        _choice("data.overlong", d.overlong, ("drop", "truncate_turns"))
-        _choice("train.precision", t.precision, ("auto", "bf16", "fp16", "fp32"))
-        _choice("train.report_to", t.report_to, ("none", "wandb", "wandb-offline", "tensorboard", "mlflow"))
+        check_model_and_train(m, lora, t)
+        check_choice("data.overlong", d.overlong, ("drop", "truncate_turns"))
         if m.quantization and not lora.enabled:
             raise ConfigError("model.quantization=4bit needs lora.enabled=true (QLoRA trains adapters only)")
         if t.packing and "flash" not in m.attn_implementation:
@@ -231,240 +228,23 @@ class SFTRunConfig:
             raise ConfigError(
                 "train.early_stopping_patience needs evaluation data (data.eval or eval_fraction)"
             )
-        if lora.r <= 0 or lora.alpha <= 0:
-            raise ConfigError(f"lora.r and lora.alpha must be positive, got r={lora.r} alpha={lora.alpha}")
         return self
 
 
-# ----------------------------------------------------------------------------- DPO (kind "dpo")
+REPORT_TO = ("none", "wandb", "wandb-offline", "tensorboard", "mlflow")
 
 
-@dataclass(frozen=True)
-class PairSettings:
-    """Where DPO pairs come from. Each source is a JSONL file of pairs (`abtune data pairs`), `runs:DIR,DIR`
-    (records of evaluation runs, paired by `data.from_runs` at `level`) or `gen:alfworld-steps:N` (expert vs a
-    wrong admissible command at every step of N generated games)."""
-
-    train: list[str] = field(default_factory=list)
-    eval: list[str] = field(default_factory=list)
-    level: str = "trajectory"  # trajectory | step   (for runs:... sources)
-    eval_fraction: float = 0.0  # split off train when `eval` is empty
-    max_length: int = 8192  # prompt + completion tokens; longer pairs are dropped (counted in the report)
-    seed: int = 0
+def check_model_and_train(m: ModelConfig, lora: LoraSettings, t: TrainSettings, report_to: tuple = REPORT_TO) -> None:
+    """The rules every training kind shares: model dtype and quantization, precision, tracker, LoRA shape."""
+    check_choice("model.dtype", m.dtype, ("auto", "bfloat16", "float16", "float32"))
+    check_choice("model.quantization", m.quantization, (None, "4bit"))
+    check_choice("train.precision", t.precision, ("auto", "bf16", "fp16", "fp32"))
+    check_choice("train.report_to", t.report_to, report_to)
+    if lora.r <= 0 or lora.alpha <= 0:
+        raise ConfigError(f"lora.r and lora.alpha must be positive, got r={lora.r} alpha={lora.alpha}")
 
 
-@dataclass(frozen=True)
-class DPOSettings:
-    beta: float = 0.1
-    loss_type: str = "sigmoid"  # sigmoid | sigmoid_norm (length-normalised log-ratios)
-    # A LoRA adapter to start from (e.g. the SFT run's final/); the reference is then a frozen copy of it
-    # (TRL's "ref" adapter). None: a fresh adapter, and the reference is the base with the adapter disabled.
-    init_adapter: str | None = None
-    precompute_ref_log_probs: bool = False
-
-
-@dataclass(frozen=True)
-class ExploreSettings:
-    """One explore -> pair -> DPO round (`abtune dpo-round`): the policy plays generated training tasks with
-    temperature > 0, the expert plays the same tasks, failures are paired with the expert's trajectories."""
-
-    benchmark: str = "alfworld-sim"  # alfworld-sim | dbbench
-    tasks: int = 32
-    task_seed: int = 1  # generated training tasks; evaluation uses other seeds (alfworld-sim games seed 0)
-    seeds: list[int] = field(default_factory=lambda: [0, 1])
-    out: str = "runs/dpo_round"
-    level: str = "trajectory"  # trajectory | step
-    engine: str = "transformers"  # transformers | vllm
-    temperature: float = 0.7
-    max_new_tokens: int = 512
-    batch_size: int = 8  # transformers engine only
-
-
-@dataclass(frozen=True)
-class DPORunConfig:
-    model: ModelConfig = field(default_factory=ModelConfig)
-    lora: LoraSettings = field(default_factory=LoraSettings)
-    pairs: PairSettings = field(default_factory=PairSettings)
-    train: TrainSettings = field(default_factory=lambda: TrainSettings(output_dir="runs/dpo", learning_rate=5e-6))
-    dpo: DPOSettings = field(default_factory=DPOSettings)
-    explore: ExploreSettings = field(default_factory=ExploreSettings)
-
-    def validate(self) -> DPORunConfig:
-        m, lora, p, t, d, x = self.model, self.lora, self.pairs, self.train, self.dpo, self.explore
-        _choice("model.dtype", m.dtype, ("auto", "bfloat16", "float16", "float32"))
-        _choice("model.quantization", m.quantization, (None, "4bit"))
-        _choice("train.precision", t.precision, ("auto", "bf16", "fp16", "fp32"))
-        _choice("train.report_to", t.report_to, ("none", "wandb", "wandb-offline", "tensorboard", "mlflow"))
-        _choice("pairs.level", p.level, ("trajectory", "step"))
-        _choice("dpo.loss_type", d.loss_type, ("sigmoid", "sigmoid_norm"))
-        _choice("explore.benchmark", x.benchmark, ("alfworld-sim", "dbbench"))
-        _choice("explore.level", x.level, ("trajectory", "step"))
-        if not lora.enabled and (m.quantization or d.init_adapter):
-            raise ConfigError("model.quantization and dpo.init_adapter need lora.enabled=true")
-        if d.beta <= 0:
-            raise ConfigError(f"dpo.beta must be positive, got {d.beta}")
-        if not 0 <= p.eval_fraction < 1:
-            raise ConfigError(f"pairs.eval_fraction must be in [0, 1), got {p.eval_fraction}")
-        if p.max_length < 16:
-            raise ConfigError(f"pairs.max_length={p.max_length}: too short for any pair (8192 matches evaluation)")
-        _choice("explore.engine", x.engine, ("transformers", "vllm"))
-        if x.temperature <= 0:
-            raise ConfigError(f"explore.temperature={x.temperature}: must be > 0 (greedy exploration repeats itself)")
-        if lora.r <= 0 or lora.alpha <= 0:
-            raise ConfigError(f"lora.r and lora.alpha must be positive, got r={lora.r} alpha={lora.alpha}")
-        return self
-
-
-# ----------------------------------------------------------------------------- single-turn SQL GRPO (kind "sql_grpo")
-
-
-@dataclass(frozen=True)
-class SQLTaskSettings:
-    """Generated DB Bench training samples (held-out tables never used) and the backend that grades them."""
-
-    n: int = 400
-    seed: int = 0
-    backend: str = "sqlite"  # sqlite | mysql (faithful; needs db_url or the managed server of `abtune db start`)
-    db_url: str | None = None
-    timeout_s: float = 2.0  # per statement; a slow or hostile query is cut off and scores as wrong
-    types: list[str] = field(default_factory=list)  # only these sample types (empty: the generator's mix)
-
-
-@dataclass(frozen=True)
-class SQLGRPOSettings:
-    num_generations: int = 8
-    max_completion_length: int = 256
-    temperature: float = 1.0
-    beta: float = 0.0  # > 0: KL to the adapter-disabled base
-    loss_type: str = "dapo"
-    epsilon: float = 0.2
-    correctness_weight: float = 1.0  # reward `dbbench_sql_correct`: -1 unparsable / 0 wrong / 1 right
-    format_weight: float = 0.2  # reward `dbbench_format`: 1 when the v0.2 harness accepts the turn
-    use_vllm: bool = False
-    vllm_mode: str = "colocate"  # colocate | server
-    vllm_gpu_memory_utilization: float = 0.3
-
-
-@dataclass(frozen=True)
-class SQLGRPORunConfig:
-    model: ModelConfig = field(default_factory=ModelConfig)
-    lora: LoraSettings = field(default_factory=LoraSettings)
-    data: SQLTaskSettings = field(default_factory=SQLTaskSettings)
-    train: TrainSettings = field(default_factory=lambda: TrainSettings(output_dir="runs/sql_grpo", learning_rate=1e-5))
-    grpo: SQLGRPOSettings = field(default_factory=SQLGRPOSettings)
-
-    def validate(self) -> SQLGRPORunConfig:
-        m, lora, d, t, g = self.model, self.lora, self.data, self.train, self.grpo
-        _choice("model.dtype", m.dtype, ("auto", "bfloat16", "float16", "float32"))
-        _choice("model.quantization", m.quantization, (None, "4bit"))
-        _choice("train.precision", t.precision, ("auto", "bf16", "fp16", "fp32"))
-        _choice("train.report_to", t.report_to, ("none", "wandb", "wandb-offline", "tensorboard", "mlflow"))
-        _choice("data.backend", d.backend, ("sqlite", "mysql"))
-        _choice("grpo.loss_type", g.loss_type, ("dapo", "grpo", "dr_grpo", "bnpo"))
-        _choice("grpo.vllm_mode", g.vllm_mode, ("colocate", "server"))
-        if m.quantization and not lora.enabled:
-            raise ConfigError("model.quantization=4bit needs lora.enabled=true (QLoRA trains adapters only)")
-        if g.num_generations < 2:
-            raise ConfigError(f"grpo.num_generations={g.num_generations}: GRPO compares at least 2 completions")
-        effective = t.per_device_train_batch_size * t.gradient_accumulation_steps
-        if effective % g.num_generations:
-            raise ConfigError(
-                f"train.per_device_train_batch_size x gradient_accumulation_steps = {effective} must be a multiple "
-                f"of grpo.num_generations={g.num_generations} (one group of completions per prompt)")
-        if d.n < 1 or d.timeout_s <= 0:
-            raise ConfigError(f"data.n and data.timeout_s must be positive, got n={d.n} timeout_s={d.timeout_s}")
-        if lora.r <= 0 or lora.alpha <= 0:
-            raise ConfigError(f"lora.r and lora.alpha must be positive, got r={lora.r} alpha={lora.alpha}")
-        return self
-
-
-@dataclass(frozen=True)
-class GRPOSettings:
-    """GRPO's own knobs (TRL's GRPOConfig names), rewards and the multi-turn choices. The sampling temperature is
-    `rollout.sampling.temperature` (top_p 1, top_k off), passed to TRL as its `temperature` too."""
-
-    num_generations: int = 8  # G episodes per task; a group plays one task from one initial state
-    steps_per_generation: int | None = None  # None: TRL's default (= gradient_accumulation_steps)
-    num_iterations: int = 1
-    beta: float = 0.0  # KL to the adapter-disabled base; 0 = no reference forward
-    epsilon: float = 0.2
-    loss_type: str = "dapo"  # dapo only: per-turn rows are weighted in a token-sum loss (see training/grpo_trainer.py)
-    scale_rewards: str = "group"  # group | batch | none
-    rewards: list[str] | None = None  # None: the benchmark's table (success first, then shaping terms)
-    reward_weights: list[float] | None = None  # None: 1.0 for success, shaping_weight for the others
-    shaping_weight: float = 0.0  # shaping terms are always logged; a weight of 0 keeps them out of the reward
-    invalid_action_penalty: float = 0.0  # > 0 adds `invalid_actions` (-fraction of rejected actions) at this weight
-    truncated: str = "mask"  # mask | keep: episodes cut by the context or a token budget get no loss when "mask"
-    turn_weighting: str = "episode"  # episode: each of an episode's T per-turn rows weighs 1/T | token: weight 1
-    logprob_gap: bool = True  # log |rollout logprob - trainer logprob| over model tokens every step (one forward)
-    adapter_keep: int = 2  # vllm engine: per-step adapter directories kept on disk
-    vllm_kv_cache_gb: float | None = None  # vllm engine: KV cache size (None: 0.25 GB on CPU, 8 GB on a GPU)
-
-
-@dataclass(frozen=True)
-class GRPOTaskSettings:
-    """Training tasks: the benchmark table's generated training tasks (`sft_tasks`), never the evaluation ones."""
-
-    benchmark: str = "dbbench"  # dbbench | alfworld-sim | alfworld-engine
-    count: int = 64  # generated training tasks
-    seed: int = 1  # generation seed (evaluation sets use game_seed 0)
-    env_seed: int = 0  # reset seed shared by a group's G episodes
-    backend: str = "sqlite"  # dbbench: sqlite | mysql
-    db_url: str | None = None
-    prompt_file: str | None = None  # instruction/prompts from `abtune prompts import`
-
-
-@dataclass(frozen=True)
-class GRPORunConfig:
-    model: ModelConfig = field(default_factory=ModelConfig)
-    lora: LoraSettings = field(default_factory=LoraSettings)
-    train: TrainSettings = field(default_factory=lambda: TrainSettings(output_dir="runs/grpo"))
-    rollout: RolloutSettings = field(
-        default_factory=lambda: RolloutSettings(engine="transformers", sampling=Sampling(temperature=1.0)))
-    grpo: GRPOSettings = field(default_factory=GRPOSettings)
-    tasks: GRPOTaskSettings = field(default_factory=GRPOTaskSettings)
-
-    def validate(self) -> GRPORunConfig:
-        m, lora, t, r, g, k = self.model, self.lora, self.train, self.rollout, self.grpo, self.tasks
-        _choice("model.dtype", m.dtype, ("auto", "bfloat16", "float16", "float32"))
-        _choice("model.quantization", m.quantization, (None, "4bit"))
-        _choice("train.precision", t.precision, ("auto", "bf16", "fp16", "fp32"))
-        _choice("train.report_to", t.report_to, ("none", "wandb", "wandb-offline", "tensorboard"))
-        _choice("rollout.engine", r.engine, ("vllm", "transformers"))
-        _choice("grpo.loss_type", g.loss_type, ("dapo",))
-        _choice("grpo.scale_rewards", g.scale_rewards, ("group", "batch", "none"))
-        _choice("grpo.truncated", g.truncated, ("mask", "keep"))
-        _choice("grpo.turn_weighting", g.turn_weighting, ("episode", "token"))
-        _choice("tasks.benchmark", k.benchmark, BENCHMARK_NAMES)
-        _choice("tasks.backend", k.backend, ("sqlite", "mysql"))
-        if not lora.enabled:
-            raise ConfigError("lora.enabled=false: GRPO here trains LoRA adapters (the vLLM engine hot-swaps them)")
-        s = r.sampling
-        if s.temperature <= 0 or s.top_p != 1.0 or s.top_k != 0:
-            raise ConfigError(
-                f"rollout.sampling must sample the full distribution for RL: temperature > 0, top_p 1, top_k 0 "
-                f"(got temperature={s.temperature}, top_p={s.top_p}, top_k={s.top_k}); truncated sampling biases "
-                "the logprobs the loss compares against")
-        if g.num_generations < 2:
-            raise ConfigError(f"grpo.num_generations={g.num_generations}: a group needs at least 2 episodes")
-        if r.adapter:
-            raise ConfigError("rollout.adapter is set by GRPO itself each step; start from an SFT adapter with "
-                              "model.name_or_path=<merged model> or leave it empty")
-        names = g.rewards
-        if names is not None and not names:
-            raise ConfigError("grpo.rewards is empty; leave it unset for the benchmark's rewards")
-        if g.reward_weights is not None and names is not None and len(g.reward_weights) != len(names):
-            raise ConfigError(f"grpo.reward_weights has {len(g.reward_weights)} weights for {len(names)} rewards "
-                              f"({', '.join(names)}); give one weight per reward")
-        if k.count < 1:
-            raise ConfigError(f"tasks.count={k.count}: must be a positive count")
-        if g.invalid_action_penalty < 0:
-            raise ConfigError(f"grpo.invalid_action_penalty={g.invalid_action_penalty}: a penalty is given as a "
-                              "positive weight (it scales a negative reward)")
-        return self
-
-
-def _choice(key: str, value: Any, allowed: tuple) -> None:
+def check_choice(key: str, value: Any, allowed: tuple) -> None:
     if value not in allowed:
         raise ConfigError(f"{key}={value!r} is not one of {', '.join(map(str, allowed))}")
 
@@ -579,20 +359,25 @@ def _apply_override(tree: dict, override: str, cls) -> None:
     node[parts[-1]] = yaml.safe_load(raw) if raw else None
 
 
-KINDS = {"sft": SFTRunConfig, "eval": EvalRunConfig, "grpo": GRPORunConfig}
-KINDS.update(dpo=DPORunConfig, sql_grpo=SQLGRPORunConfig)  # RL kinds (issue 9)
+KINDS = ("sft", "eval", "grpo", "dpo", "sql_grpo")
+
+
+def config_class(kind: str) -> type:
+    """The run-config dataclass of a kind; the RL kinds live in `rl_config` (which builds on this module)."""
+    from agentbench_tuning import rl_config
+
+    classes = {"sft": SFTRunConfig, "eval": EvalRunConfig, "grpo": rl_config.GRPORunConfig,
+               "dpo": rl_config.DPORunConfig, "sql_grpo": rl_config.SQLGRPORunConfig}
+    if kind not in classes:
+        raise ConfigError(f"unknown config kind {kind!r}; choose one of {', '.join(KINDS)}")
+    return classes[kind]
 
 
 def load_config(source: str | Path | dict | None, kind: str | type, overrides: list[str] | tuple[str, ...] = ()):
     """Load a run config of `kind` (a name of `KINDS`, or a run-config dataclass with `validate()` defined next
     to its method, e.g. `experiments.settings.SweepRunConfig`) from a YAML file or a dict, apply `key=value`
     overrides, type-check and validate it. Errors name the file, line and key (for a dict: the dotted key)."""
-    if isinstance(kind, type):
-        cls = kind
-    elif kind in KINDS:
-        cls = KINDS[kind]
-    else:
-        raise ConfigError(f"unknown config kind {kind!r}; choose one of {', '.join(KINDS)}")
+    cls = kind if isinstance(kind, type) else config_class(kind)
     if isinstance(source, dict):
         values, lines, where = copy.deepcopy(source), {}, "<dict>"
     elif source is None:

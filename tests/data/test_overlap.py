@@ -51,13 +51,13 @@ def test_template_ngrams_are_ignored():
 
 @pytest.fixture(scope="module")
 def dbbench_files(tmp_path_factory):
-    from agentbench_tuning.envs.dbbench.generate import GenConfig, generate, write_generated
+    from agentbench_tuning.envs.dbbench.generate import DBGenConfig, generate, write_generated
     from agentbench_tuning.envs.dbbench.sqlite_backend import SQLiteBackend
 
     out = tmp_path_factory.mktemp("db")
     backend = SQLiteBackend()
     try:
-        samples = generate(GenConfig(n=80, seed=0, heldout_fraction=0.25), backend)
+        samples = generate(DBGenConfig(n=80, seed=0, heldout_fraction=0.25), backend)
     finally:
         backend.close()
     return write_generated(samples, out, {"n": len(samples)})

@@ -58,10 +58,10 @@ def alfworld_textworld_case() -> EnvCase:
 
 def dbbench_sqlite_case() -> EnvCase:
     from agentbench_tuning.envs.dbbench import DBBenchEnv, OracleAgent, SQLiteBackend
-    from agentbench_tuning.envs.dbbench.generate import GenConfig, generate
+    from agentbench_tuning.envs.dbbench.generate import DBGenConfig, generate
 
     backend = SQLiteBackend()
-    task = next(s.task for s in generate(GenConfig(n=6, seed=3), backend) if s.task.type == "UPDATE")
+    task = next(s.task for s in generate(DBGenConfig(n=6, seed=3), backend) if s.task.type == "UPDATE")
 
     def solver(env):
         agent = OracleAgent()

@@ -18,9 +18,9 @@ pytestmark = pytest.mark.slow
 
 def _dbbench_data(path: Path, n: int) -> Path:
     from agentbench_tuning.envs.dbbench import SQLiteBackend
-    from agentbench_tuning.envs.dbbench.generate import GenConfig, generate
+    from agentbench_tuning.envs.dbbench.generate import DBGenConfig, generate
 
-    samples = generate(GenConfig(n=n, seed=11), SQLiteBackend())
+    samples = generate(DBGenConfig(n=n, seed=11), SQLiteBackend())
     path.write_text("".join(json.dumps(s.task.to_sample()) + "\n" for s in samples))
     return path
 

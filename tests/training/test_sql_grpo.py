@@ -113,9 +113,9 @@ def test_harm_is_bounded_and_stays_in_the_sandbox(reward, tmp_path):
 
 
 def test_prompts_are_the_harness_opening_on_training_tables():
-    from agentbench_tuning.config import SQLTaskSettings
     from agentbench_tuning.envs.dbbench import INSTRUCTION
-    from agentbench_tuning.envs.dbbench.generate import GenConfig, _heldout
+    from agentbench_tuning.envs.dbbench.generate import DBGenConfig, _heldout
+    from agentbench_tuning.rl_config import SQLTaskSettings
     from agentbench_tuning.training.sql_grpo import sql_prompts
 
     data = sql_prompts(SQLTaskSettings(n=12, seed=3))
@@ -125,7 +125,7 @@ def test_prompts_are_the_harness_opening_on_training_tables():
         assert [m["role"] for m in row["prompt"]] == ["user", "assistant", "user"]
         assert row["prompt"][0]["content"] == INSTRUCTION and row["prompt"][1]["content"] == "Ok."
         assert row["prompt"][2]["content"] == task["description"] + "\n" + task["add_description"]
-        assert not _heldout(task["table"]["table_name"], GenConfig.heldout_fraction)
+        assert not _heldout(task["table"]["table_name"], DBGenConfig.heldout_fraction)
     only = sql_prompts(SQLTaskSettings(n=4, seed=3, types=["UPDATE"]))
     assert set(only["type"]) == {"UPDATE"}
 

@@ -22,7 +22,7 @@ def data_dbbench_gen(
 ) -> None:
     """Generate DB Bench-style tasks with gold answers and expert trajectories (our own data, no AgentBench)."""
     from agentbench_tuning.envs.dbbench import make_backend, server
-    from agentbench_tuning.envs.dbbench.generate import GenConfig, generate, write_generated
+    from agentbench_tuning.envs.dbbench.generate import DBGenConfig, generate, write_generated
 
     if n < 1:
         fail(f"--n {n}: must be a positive number of samples")
@@ -34,7 +34,7 @@ def data_dbbench_gen(
     db = make_backend(backend, db_url)
     started = time.perf_counter()
     try:
-        samples = generate(GenConfig(n=n, seed=seed, heldout_fraction=heldout_fraction), db)
+        samples = generate(DBGenConfig(n=n, seed=seed, heldout_fraction=heldout_fraction), db)
     finally:
         db.close()
     seconds = time.perf_counter() - started

@@ -48,7 +48,7 @@ class DataError(ValueError):
 
 
 @dataclass(frozen=True)
-class Turn:
+class SourceTurn:
     """One normalised turn plus the path of the input field it came from (for error messages)."""
 
     path: str  # the turn, e.g. "conversations[3]"
@@ -117,7 +117,7 @@ def _turn_list(value: Any, where: str, field: str) -> list:
     return value
 
 
-def _openai_turns(value: Any, where: str, field: str = "messages") -> list[Turn]:
+def _openai_turns(value: Any, where: str, field: str = "messages") -> list[SourceTurn]:
     turns = []
     for i, item in enumerate(_turn_list(value, where, field)):
         path = f"{field}[{i}]"
@@ -131,11 +131,11 @@ def _openai_turns(value: Any, where: str, field: str = "messages") -> list[Turn]
                 "use one of those roles (the v0.2 text protocol has no tool messages)",
             )
         content = _check_content(item["content"], where, f"{path}.content")
-        turns.append(Turn(path, f"{path}.content", role, content, _check_loss(item.get("loss"), where, path)))
+        turns.append(SourceTurn(path, f"{path}.content", role, content, _check_loss(item.get("loss"), where, path)))
     return turns
 
 
-def _sharegpt_turns(value: Any, where: str) -> list[Turn]:
+def _sharegpt_turns(value: Any, where: str) -> list[SourceTurn]:
     turns = []
     for i, item in enumerate(_turn_list(value, where, "conversations")):
         path = f"conversations[{i}]"
@@ -150,11 +150,11 @@ def _sharegpt_turns(value: Any, where: str) -> list[Turn]:
             )
         content = _check_content(item["value"], where, f"{path}.value")
         loss = _check_loss(item.get("loss"), where, path)
-        turns.append(Turn(path, f"{path}.value", SHAREGPT_ROLES[speaker], content, loss))
+        turns.append(SourceTurn(path, f"{path}.value", SHAREGPT_ROLES[speaker], content, loss))
     return turns
 
 
-def _prompt_completion_turns(record: dict, where: str) -> list[Turn]:
+def _prompt_completion_turns(record: dict, where: str) -> list[SourceTurn]:
     for key in ("prompt", "completion"):
         if key not in record:
             raise DataError(
@@ -163,13 +163,13 @@ def _prompt_completion_turns(record: dict, where: str) -> list[Turn]:
     prompt, completion = record["prompt"], record["completion"]
     if isinstance(prompt, str) and isinstance(completion, str):
         return [
-            Turn("prompt", "prompt", "user", prompt),
-            Turn("completion", "completion", "assistant", completion),
+            SourceTurn("prompt", "prompt", "user", prompt),
+            SourceTurn("completion", "completion", "assistant", completion),
         ]
     if isinstance(prompt, list) and isinstance(completion, list):
         # Assistant turns in the prompt are context: never trained, whatever their own `loss` says.
         context = [
-            Turn(t.path, t.content_path, t.role, t.content, False if t.role == "assistant" else None)
+            SourceTurn(t.path, t.content_path, t.role, t.content, False if t.role == "assistant" else None)
             for t in _openai_turns(prompt, where, "prompt")
         ]
         return context + _openai_turns(completion, where, "completion")
@@ -189,7 +189,7 @@ def _prompt_completion_turns(record: dict, where: str) -> list[Turn]:
     )
 
 
-def _check_structure(turns: list[Turn], where: str, require_final_assistant: bool) -> None:
+def _check_structure(turns: list[SourceTurn], where: str, require_final_assistant: bool) -> None:
     """Optional system first, then user/assistant alternating from a user turn, no empty turn."""
     for index, turn in enumerate(turns):
         if not turn.content.strip():

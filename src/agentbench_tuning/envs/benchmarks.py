@@ -107,14 +107,14 @@ def _dbbench_envs(settings: EvalSettings) -> EnvSource:
 def _dbbench_sft_tasks(n: int, seed: int) -> list[EpisodeSpec]:
     """n generated training samples (held-out tables excluded), gold hashes on SQLite; each task carries
     the generator's expert turns in `extra["expert_turns"]`."""
-    from agentbench_tuning.envs.dbbench.generate import GenConfig, generate
+    from agentbench_tuning.envs.dbbench.generate import DBGenConfig, generate
     from agentbench_tuning.envs.dbbench.sqlite_backend import SQLiteBackend
 
     backend = SQLiteBackend()
-    total = int(n / (1 - GenConfig.heldout_fraction)) + 8
+    total = int(n / (1 - DBGenConfig.heldout_fraction)) + 8
     try:
         while True:  # the held-out share is drawn by table, so ask for more until n training samples remain
-            samples = [s for s in generate(GenConfig(n=total, seed=seed), backend) if not s.heldout][:n]
+            samples = [s for s in generate(DBGenConfig(n=total, seed=seed), backend) if not s.heldout][:n]
             if len(samples) == n:
                 break
             total += max(8, n - len(samples)) * 2

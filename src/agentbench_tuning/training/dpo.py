@@ -17,21 +17,20 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING
 
-from agentbench_tuning.config import ConfigError, DPORunConfig
+from agentbench_tuning.config import ConfigError
+from agentbench_tuning.rl_config import DPORunConfig
 from agentbench_tuning.training.runtime import (
     FinishedRun,
-    find_resume_checkpoint,
+    TrainResult,
+    finished_result,
     finished_run,
     lora_config,
     quiet_optional_kernels_probe,
-    restore_final,
-    resume_notice,
-    save_final_state,
+    resume_plan,
+    train_and_save,
     training_arguments,
-    write_run_files,
 )
 
 if TYPE_CHECKING:
@@ -117,57 +116,25 @@ def build_dpo_trainer(cfg: DPORunConfig, callbacks: list | None = None, extra_pa
         peft_config=lora_config(cfg.lora) if cfg.lora.enabled and not cfg.dpo.init_adapter else None,
         callbacks=callbacks,
     )
-    finished = finished_run(cfg.train)
-    resume_from = None if finished else find_resume_checkpoint(cfg.train.output_dir, cfg.train.resume)
-    notice = finished.message() if finished else resume_from and resume_notice(cfg.train.output_dir, resume_from)
+    finished, resume_from, notice = resume_plan(cfg.train)
     return DPOSetup(trainer, resume_from, data, finished, notice)
 
 
-@dataclass
-class DPOResult:
-    output_dir: Path
-    adapter_dir: Path
-    global_step: int
-    resumed_from: str | None
-    log_history: list[dict]
-    already_finished: bool = False
-
-    def curve(self, key: str) -> list[float]:
-        """A logged training metric per logging step: "loss", "rewards/margins", "rewards/accuracies", ..."""
-        return [entry[key] for entry in self.log_history if key in entry and "eval_loss" not in entry]
+DPOResult = TrainResult
 
 
-def _finished_result(finished: FinishedRun) -> DPOResult:
-    restore_final(finished)
-    logger.warning(finished.message())
-    return DPOResult(finished.output_dir, finished.adapter_dir, finished.global_step, None, finished.log_history, True)
-
-
-def train(setup: DPOSetup, cfg: DPORunConfig) -> DPOResult:
-    """Train (from the newest complete checkpoint if there is one), then save adapter, tokenizer, config and
-    trainer state in `final/`. A finished run returns its result without training."""
+def train(setup: DPOSetup, cfg: DPORunConfig) -> TrainResult:
+    """Train (from the newest complete checkpoint if there is one), then save adapter, tokenizer, config,
+    trainer state and the pairs report in `final/`. A finished run returns its result without training."""
     if setup.finished:
-        return _finished_result(setup.finished)
-    trainer = setup.trainer
-    out = Path(cfg.train.output_dir)
-    main_process = trainer.is_world_process_zero()
-    if main_process:
-        if setup.notice:
-            logger.warning(setup.notice)
-        write_run_files(cfg, [cfg.train.seed, cfg.pairs.seed], kind="dpo")
-    trainer.train(resume_from_checkpoint=setup.resume_from)
-    adapter_dir = out / "final"
-    trainer.save_model(str(adapter_dir))
-    if main_process:
-        trainer.processing_class.save_pretrained(str(adapter_dir))
-        save_final_state(trainer, cfg)
-        (out / "pairs_report.txt").write_text(setup.data.summary() + "\n")
-    return DPOResult(out, adapter_dir, trainer.state.global_step, setup.resume_from, trainer.state.log_history)
+        return finished_result(setup.finished)
+    return train_and_save(setup.trainer, cfg, setup.resume_from, setup.notice, [cfg.train.seed, cfg.pairs.seed], "dpo",
+                          write_reports=lambda out: (out / "pairs_report.txt").write_text(setup.data.summary() + "\n"))
 
 
-def run_dpo(cfg: DPORunConfig, callbacks: list | None = None) -> DPOResult:
+def run_dpo(cfg: DPORunConfig, callbacks: list | None = None) -> TrainResult:
     """Build and train; a finished run is reported before any model is loaded."""
     finished = finished_run(cfg.train)
     if finished:
-        return _finished_result(finished)
+        return finished_result(finished)
     return train(build_dpo_trainer(cfg, callbacks), cfg)

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from agentbench_tuning.chat import IGNORE_INDEX, encode_messages
-from agentbench_tuning.config import PairSettings
+from agentbench_tuning.rl_config import PairSettings
 
 if TYPE_CHECKING:
     from transformers import PreTrainedTokenizerBase

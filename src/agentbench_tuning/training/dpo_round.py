@@ -27,7 +27,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from agentbench_tuning.config import DPORunConfig, EvalRunConfig, EvalSettings, RolloutSettings, Sampling
+from agentbench_tuning.config import EvalRunConfig, EvalSettings, RolloutSettings, Sampling
+from agentbench_tuning.rl_config import DPORunConfig
 from agentbench_tuning.training.dpo import DPOResult, run_dpo
 
 

@@ -22,18 +22,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from agentbench_tuning.config import EvalSettings, GRPORunConfig, GRPOSettings, GRPOTaskSettings
+from agentbench_tuning.config import EvalSettings
+from agentbench_tuning.rl_config import GRPORunConfig, GRPOSettings, GRPOTaskSettings
 from agentbench_tuning.training.runtime import (
     FinishedRun,
-    find_resume_checkpoint,
+    TrainResult,
+    finished_result,
     finished_run,
     lora_config,
     quiet_optional_kernels_probe,
-    restore_final,
-    resume_notice,
-    save_final_state,
+    resume_plan,
+    train_and_save,
     training_arguments,
-    write_run_files,
 )
 
 __all__ = ["GRPOResult", "GRPOSetup", "build_grpo_trainer", "grpo_args", "grpo_trainer_for", "load_tasks",
@@ -136,9 +136,7 @@ def build_grpo_trainer(cfg: GRPORunConfig, callbacks: list | None = None) -> GRP
     envs = get_benchmark(cfg.tasks.benchmark).open_envs(eval_settings(cfg.tasks))
     trainer, rollout = grpo_trainer_for(cfg, policy, load_tasks(cfg.tasks), envs.make_env,
                                         reward_functions(cfg.grpo, cfg.tasks.benchmark), callbacks)
-    finished = finished_run(cfg.train)
-    resume_from = None if finished else find_resume_checkpoint(cfg.train.output_dir, cfg.train.resume)
-    notice = finished.message() if finished else resume_from and resume_notice(cfg.train.output_dir, resume_from)
+    finished, resume_from, notice = resume_plan(cfg.train)
     return GRPOSetup(trainer, rollout, envs, resume_from, finished, notice)
 
 
@@ -192,52 +190,21 @@ def _kv_cache_bytes(gb: float | None) -> int | None:
     return 8 * 2**30 if torch.cuda.is_available() else None  # None: the engine's small CPU default
 
 
-@dataclass
-class GRPOResult:
-    output_dir: Path
-    adapter_dir: Path
-    global_step: int
-    resumed_from: str | None
-    log_history: list[dict]
-    already_finished: bool = False
-
-    def series(self, key: str) -> list[float]:
-        """One logged metric per logging step, e.g. "reward", "logprob_gap/max", "rewards/alfworld_success/mean"."""
-        return [entry[key] for entry in self.log_history if entry.get(key) is not None]
+GRPOResult = TrainResult
 
 
-def train(setup: GRPOSetup, cfg: GRPORunConfig) -> GRPOResult:
+def train(setup: GRPOSetup, cfg: GRPORunConfig) -> TrainResult:
     """Train (from the newest complete checkpoint if any), then save adapter, tokenizer, config and trainer state
-    in `final/`. A finished run returns its result without training."""
+    in `final/`; the environments are closed even when training fails. A finished run returns its result."""
     if setup.finished:
-        restore_final(setup.finished)
-        logger.warning(setup.finished.message())
-        f = setup.finished
-        return GRPOResult(f.output_dir, f.adapter_dir, f.global_step, None, f.log_history, True)
-    trainer = setup.trainer
-    out = Path(cfg.train.output_dir)
-    main_process = trainer.is_world_process_zero()
-    if main_process:
-        if setup.notice:
-            logger.warning(setup.notice)
-        write_run_files(cfg, [cfg.train.seed, cfg.tasks.seed], kind="grpo")
-    try:
-        trainer.train(resume_from_checkpoint=setup.resume_from)
-    finally:
-        setup.envs.close()
-    adapter_dir = out / "final"
-    trainer.save_model(str(adapter_dir))
-    if main_process:
-        trainer.processing_class.save_pretrained(str(adapter_dir))
-        save_final_state(trainer, cfg)
-    return GRPOResult(out, adapter_dir, trainer.state.global_step, setup.resume_from, trainer.state.log_history)
+        return finished_result(setup.finished)
+    return train_and_save(setup.trainer, cfg, setup.resume_from, setup.notice, [cfg.train.seed, cfg.tasks.seed], "grpo",
+                          close=setup.envs.close)
 
 
-def run_grpo(cfg: GRPORunConfig, callbacks: list | None = None) -> GRPOResult:
+def run_grpo(cfg: GRPORunConfig, callbacks: list | None = None) -> TrainResult:
     """Build and train; a finished run is reported before any model is loaded."""
     finished = finished_run(cfg.train)
     if finished:
-        restore_final(finished)
-        return GRPOResult(finished.output_dir, finished.adapter_dir, finished.global_step, None,
-                          finished.log_history, True)
+        return finished_result(finished)
     return train(build_grpo_trainer(cfg, callbacks), cfg)

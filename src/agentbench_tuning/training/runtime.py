@@ -18,8 +18,10 @@ from __future__ import annotations
 import json
 import logging
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from agentbench_tuning.config import LoraSettings, TrainSettings, config_to_dict
 from agentbench_tuning.quiet import KernelsProbeFilter as _KernelsProbeFilter  # noqa: F401
@@ -340,6 +342,72 @@ def restore_final(finished: FinishedRun) -> None:
         shutil.copy2(finished.output_dir / "resolved_config.yaml", tmp / "resolved_config.yaml")
     shutil.rmtree(finished.adapter_dir, ignore_errors=True)
     os.replace(tmp, finished.adapter_dir)
+
+
+# ------------------------------------------------------------------ one train-and-save for every method
+
+
+@dataclass
+class TrainResult:
+    """What every training method (SFT, GRPO, SQL-GRPO, DPO) returns."""
+
+    output_dir: Path
+    adapter_dir: Path  # final/: the adapter (or full model), tokenizer, resolved config, trainer state
+    global_step: int
+    resumed_from: str | None
+    log_history: list[dict]
+    already_finished: bool = False  # True: nothing was trained, this is the earlier run's result
+
+    @property
+    def losses(self) -> list[float]:
+        return [entry["loss"] for entry in self.log_history if "loss" in entry]
+
+    def curve(self, key: str) -> list[float]:
+        """A logged training metric per logging step ("loss", "reward", "rewards/margins", ...)."""
+        return [entry[key] for entry in self.log_history if key in entry and "eval_loss" not in entry]
+
+
+def resume_plan(train: TrainSettings) -> tuple[FinishedRun | None, str | None, str | None]:
+    """(the finished run this config would repeat, the checkpoint to resume, the notice to print)."""
+    finished = finished_run(train)
+    resume_from = None if finished else find_resume_checkpoint(train.output_dir, train.resume)
+    notice = finished.message() if finished else resume_from and resume_notice(train.output_dir, resume_from)
+    return finished, resume_from, notice
+
+
+def finished_result(finished: FinishedRun) -> TrainResult:
+    """A finished run's result without training (its `final/` restored from the last checkpoint if needed)."""
+    restore_final(finished)
+    logger.warning(finished.message())
+    return TrainResult(finished.output_dir, finished.adapter_dir, finished.global_step, None, finished.log_history,
+                       True)
+
+
+def train_and_save(trainer: Any, cfg: Any, resume_from: str | None, notice: str | None, seeds: list[int], kind: str,
+                   close: Callable[[], None] | None = None,
+                   write_reports: Callable[[Path], object] | None = None) -> TrainResult:
+    """Train (from `resume_from` if given), then save adapter, tokenizer, config and trainer state in `final/`.
+    Under DDP every rank runs this; the main process writes the files. `close` runs after training even when
+    it fails (environments, database copies); `write_reports(out)` adds a method's own report files."""
+    out = Path(cfg.train.output_dir)
+    main_process = trainer.is_world_process_zero()
+    if main_process:
+        if notice:
+            logger.warning(notice)
+        write_run_files(cfg, seeds, kind=kind)
+    try:
+        trainer.train(resume_from_checkpoint=resume_from)
+    finally:
+        if close is not None:
+            close()
+    adapter_dir = out / FINAL_DIR
+    trainer.save_model(str(adapter_dir))  # saves on the main process only
+    if main_process:
+        trainer.processing_class.save_pretrained(str(adapter_dir))
+        save_final_state(trainer, cfg)
+        if write_reports is not None:
+            write_reports(out)
+    return TrainResult(out, adapter_dir, trainer.state.global_step, resume_from, trainer.state.log_history)
 
 
 # ------------------------------------------------------------------ library noise

@@ -22,16 +22,15 @@ from agentbench_tuning.chat import ContextReport
 from agentbench_tuning.config import SFTRunConfig, TrainSettings
 from agentbench_tuning.training.runtime import (
     FinishedRun,
-    find_resume_checkpoint,
+    TrainResult,
+    finished_result,
     finished_run,
     lora_config,
     quiet_optional_kernels_probe,
     resolve_precision,
-    restore_final,
-    resume_notice,
-    save_final_state,
+    resume_plan,
+    train_and_save,
     training_arguments,
-    write_run_files,
 )
 
 __all__ = ["SFTResult", "SFTSetup", "build_sft_trainer", "lora_config", "resolve_precision", "run_sft", "sft_args",
@@ -113,62 +112,30 @@ def build_sft_trainer(cfg: SFTRunConfig, callbacks: list | None = None) -> SFTSe
         peft_config=lora_config(cfg.lora) if cfg.lora.enabled else None,
         callbacks=callbacks,
     )
-    finished = finished_run(cfg.train)
-    resume_from = None if finished else find_resume_checkpoint(cfg.train.output_dir, cfg.train.resume)
-    notice = finished.message() if finished else resume_from and resume_notice(cfg.train.output_dir, resume_from)
+    finished, resume_from, notice = resume_plan(cfg.train)
     return SFTSetup(trainer, resume_from, data.context_train, data.context_eval, finished, notice)
 
 
-@dataclass
-class SFTResult:
-    output_dir: Path
-    adapter_dir: Path
-    global_step: int
-    resumed_from: str | None
-    log_history: list[dict]
-    already_finished: bool = False  # True: nothing was trained, this is the earlier run's result
-
-    @property
-    def losses(self) -> list[float]:
-        return [entry["loss"] for entry in self.log_history if "loss" in entry]
+SFTResult = TrainResult  # the name this module has always exported
 
 
-def _finished_result(finished: FinishedRun) -> SFTResult:
-    restore_final(finished)
-    logger.warning(finished.message())
-    return SFTResult(
-        finished.output_dir, finished.adapter_dir, finished.global_step, None, finished.log_history, True
-    )
-
-
-def train(setup: SFTSetup, cfg: SFTRunConfig) -> SFTResult:
-    """Train (from the newest complete checkpoint if there is one), then save the adapter, tokenizer, config
-    and trainer state in `final/`. A finished run returns its result without training."""
+def train(setup: SFTSetup, cfg: SFTRunConfig) -> TrainResult:
+    """Train (from the newest complete checkpoint if there is one), then save the adapter, tokenizer, config and
+    trainer state in `final/`, the context report beside it. A finished run returns its result without training."""
     if setup.finished:
-        return _finished_result(setup.finished)
-    trainer = setup.trainer
-    out = Path(cfg.train.output_dir)
-    main_process = trainer.is_world_process_zero()  # under DDP every rank runs this; one writes the files
-    if main_process:
-        if setup.notice:
-            logger.warning(setup.notice)
-        write_run_files(cfg, [cfg.train.seed, cfg.data.seed], kind="sft")
-    trainer.train(resume_from_checkpoint=setup.resume_from)
-    adapter_dir = out / "final"
-    trainer.save_model(str(adapter_dir))  # saves on the main process only
-    if main_process:
-        trainer.processing_class.save_pretrained(str(adapter_dir))
-        save_final_state(trainer, cfg)
+        return finished_result(setup.finished)
+
+    def context_report(out: Path) -> None:
         reports = {"train": setup.context_train.summary(), "eval": setup.context_eval and setup.context_eval.summary()}
         (out / "context_report.json").write_text(json.dumps(reports, indent=2))
-    return SFTResult(
-        out, adapter_dir, trainer.state.global_step, setup.resume_from, trainer.state.log_history
-    )
+
+    return train_and_save(setup.trainer, cfg, setup.resume_from, setup.notice, [cfg.train.seed, cfg.data.seed], "sft",
+                          write_reports=context_report)
 
 
-def run_sft(cfg: SFTRunConfig, callbacks: list | None = None) -> SFTResult:
+def run_sft(cfg: SFTRunConfig, callbacks: list | None = None) -> TrainResult:
     """Build and train; a finished run is reported before any model is loaded."""
     finished = finished_run(cfg.train)
     if finished:
-        return _finished_result(finished)
+        return finished_result(finished)
     return train(build_sft_trainer(cfg, callbacks), cfg)

@@ -18,21 +18,19 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING
 
-from agentbench_tuning.config import SQLGRPORunConfig, SQLTaskSettings
+from agentbench_tuning.rl_config import SQLGRPORunConfig, SQLTaskSettings
 from agentbench_tuning.training.runtime import (
     FinishedRun,
-    find_resume_checkpoint,
+    TrainResult,
+    finished_result,
     finished_run,
     lora_config,
     quiet_optional_kernels_probe,
-    restore_final,
-    resume_notice,
-    save_final_state,
+    resume_plan,
+    train_and_save,
     training_arguments,
-    write_run_files,
 )
 
 if TYPE_CHECKING:
@@ -53,7 +51,7 @@ def sql_prompts(settings: SQLTaskSettings) -> Dataset:
     from datasets import Dataset
 
     from agentbench_tuning.envs.dbbench import DBBenchEnv, SQLiteBackend
-    from agentbench_tuning.envs.dbbench.generate import DEFAULT_MIX, GenConfig, generate
+    from agentbench_tuning.envs.dbbench.generate import DEFAULT_MIX, DBGenConfig, generate
 
     unknown = sorted(set(settings.types) - set(DEFAULT_MIX))
     if unknown:
@@ -61,8 +59,8 @@ def sql_prompts(settings: SQLTaskSettings) -> Dataset:
     mix = {t: w for t, w in DEFAULT_MIX.items() if not settings.types or t in settings.types}
     backend = SQLiteBackend()
     try:
-        wanted = int(settings.n / (1 - GenConfig.heldout_fraction)) + 8
-        generated = generate(GenConfig(n=wanted, seed=settings.seed, mix=mix), backend)
+        wanted = int(settings.n / (1 - DBGenConfig.heldout_fraction)) + 8
+        generated = generate(DBGenConfig(n=wanted, seed=settings.seed, mix=mix), backend)
         tasks = [g.task for g in generated if not g.heldout][: settings.n]
         if len(tasks) < settings.n:
             raise ValueError(f"data.n={settings.n}: the generator gave {len(tasks)} training samples; lower data.n")
@@ -149,55 +147,25 @@ def build_sql_grpo_trainer(cfg: SQLGRPORunConfig, callbacks: list | None = None,
         peft_config=lora_config(cfg.lora) if cfg.lora.enabled else None,
         callbacks=callbacks,
     )
-    finished = finished_run(cfg.train)
-    resume_from = None if finished else find_resume_checkpoint(cfg.train.output_dir, cfg.train.resume)
-    notice = finished.message() if finished else resume_from and resume_notice(cfg.train.output_dir, resume_from)
+    finished, resume_from, notice = resume_plan(cfg.train)
     return SQLGRPOSetup(trainer, resume_from, reward, finished, notice)
 
 
-@dataclass
-class SQLGRPOResult:
-    output_dir: Path
-    adapter_dir: Path
-    global_step: int
-    resumed_from: str | None
-    log_history: list[dict]
-    already_finished: bool = False
-
-    def curve(self, key: str) -> list[float]:
-        """A logged metric per logging step, e.g. "reward", "rewards/dbbench_sql_correct/mean"."""
-        return [entry[key] for entry in self.log_history if key in entry]
+SQLGRPOResult = TrainResult
 
 
-def train(setup: SQLGRPOSetup, cfg: SQLGRPORunConfig) -> SQLGRPOResult:
-    """Train (resuming the newest complete checkpoint), then save adapter, tokenizer, state and config in final/."""
+def train(setup: SQLGRPOSetup, cfg: SQLGRPORunConfig) -> TrainResult:
+    """Train (resuming the newest complete checkpoint), then save adapter, tokenizer, state and config in final/;
+    the reward's database copies are closed even when training fails."""
     if setup.finished:
-        restore_final(setup.finished)
-        f = setup.finished
-        return SQLGRPOResult(f.output_dir, f.adapter_dir, f.global_step, None, f.log_history, True)
-    trainer, out = setup.trainer, Path(cfg.train.output_dir)
-    main_process = trainer.is_world_process_zero()
-    if main_process:
-        if setup.notice:
-            logger.warning(setup.notice)
-        write_run_files(cfg, [cfg.train.seed, cfg.data.seed], kind="sql_grpo")
-    try:
-        trainer.train(resume_from_checkpoint=setup.resume_from)
-    finally:
-        setup.reward.close()
-    adapter_dir = out / "final"
-    trainer.save_model(str(adapter_dir))
-    if main_process:
-        trainer.processing_class.save_pretrained(str(adapter_dir))
-        save_final_state(trainer, cfg)
-    return SQLGRPOResult(out, adapter_dir, trainer.state.global_step, setup.resume_from, trainer.state.log_history)
+        return finished_result(setup.finished)
+    return train_and_save(setup.trainer, cfg, setup.resume_from, setup.notice, [cfg.train.seed, cfg.data.seed],
+                          "sql_grpo", close=setup.reward.close)
 
 
-def run_sql_grpo(cfg: SQLGRPORunConfig, callbacks: list | None = None) -> SQLGRPOResult:
+def run_sql_grpo(cfg: SQLGRPORunConfig, callbacks: list | None = None) -> TrainResult:
+    """Build and train; a finished run is reported before any model is loaded."""
     finished = finished_run(cfg.train)
     if finished:
-        restore_final(finished)
-        logger.warning(finished.message())
-        return SQLGRPOResult(finished.output_dir, finished.adapter_dir, finished.global_step, None,
-                             finished.log_history, True)
+        return finished_result(finished)
     return train(build_sql_grpo_trainer(cfg, callbacks), cfg)

@@ -7,8 +7,8 @@ from collections import Counter
 
 import pytest
 
-from agentbench_tuning.envs.alfworld.expert import Turn, plan
-from agentbench_tuning.envs.alfworld.generator import GenConfig, generate_world, task_type_for
+from agentbench_tuning.envs.alfworld.expert import ExpertTurn, plan
+from agentbench_tuning.envs.alfworld.generator import WorldConfig, generate_world, task_type_for
 from agentbench_tuning.envs.alfworld.sim import sim_tasks
 from agentbench_tuning.envs.alfworld.world import TASK_TYPES
 
@@ -21,7 +21,7 @@ def test_same_seed_same_game():
 def test_knobs():
     w = generate_world(
         3,
-        GenConfig(
+        WorldConfig(
             task_type=TASK_TYPES[0], min_receptacles=6, max_receptacles=6, distractors=0, hidden_prob=1.0
         ),
     )
@@ -30,11 +30,11 @@ def test_knobs():
     for name in w.items:  # hidden_prob=1: every object starts inside a closed receptacle when one exists
         assert w.receptacles[w.where(name)].openable
     with pytest.raises(ValueError, match="task_type"):
-        GenConfig(task_type="juggle").validate()
+        WorldConfig(task_type="juggle").validate()
 
 
 def test_no_game_starts_won():
-    assert not any(generate_world(s, GenConfig(task_type=task_type_for(s))).won() for s in range(300))
+    assert not any(generate_world(s, WorldConfig(task_type=task_type_for(s))).won() for s in range(300))
 
 
 def test_task_types_round_robin():
@@ -56,5 +56,5 @@ def test_expert_wins_every_game_of_every_type():
 
 
 def test_turn_text_format():
-    assert Turn("go to fridge 1", "Find it.").text() == "THOUGHT: Find it.\n ACTION: go to fridge 1"
-    assert Turn("open fridge 1").text() == "ACTION: open fridge 1"
+    assert ExpertTurn("go to fridge 1", "Find it.").text() == "THOUGHT: Find it.\n ACTION: go to fridge 1"
+    assert ExpertTurn("open fridge 1").text() == "ACTION: open fridge 1"

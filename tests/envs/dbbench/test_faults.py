@@ -29,7 +29,7 @@ from agentbench_tuning.envs.dbbench import (
     SQLiteBackend,
     server,
 )
-from agentbench_tuning.envs.dbbench.generate import GenConfig, generate
+from agentbench_tuning.envs.dbbench.generate import DBGenConfig, generate
 from agentbench_tuning.envs.dbbench.mysql_backend import MySQLURL
 from agentbench_tuning.envs.dbbench.sandbox import ADMIN_READ_TIMEOUT_S, CONNECT_TIMEOUT_S, TURN_TIMEOUT_S
 from agentbench_tuning.eval.runner import play_and_record
@@ -55,7 +55,7 @@ def own_server(tmp_path):
 
 @pytest.fixture(scope="module")
 def tasks():
-    return [s.task for s in generate(GenConfig(n=24, seed=5), SQLiteBackend())]
+    return [s.task for s in generate(DBGenConfig(n=24, seed=5), SQLiteBackend())]
 
 
 def _kill(pid: int) -> None:

@@ -15,7 +15,7 @@ from agentbench_tuning.envs.dbbench import (
     load_tasks,
 )
 from agentbench_tuning.envs.dbbench.generate import (
-    GenConfig,
+    DBGenConfig,
     generate,
     gold_hash,
     play_expert,
@@ -28,7 +28,7 @@ N = 320
 
 @pytest.fixture(scope="module")
 def generated():
-    return generate(GenConfig(n=N, seed=7), SQLiteBackend())
+    return generate(DBGenConfig(n=N, seed=7), SQLiteBackend())
 
 
 def test_generated_set_is_complete_and_deduplicated(generated):
@@ -44,8 +44,8 @@ def test_generated_set_is_complete_and_deduplicated(generated):
 
 
 def test_same_seed_same_data():
-    a = generate(GenConfig(n=30, seed=3), SQLiteBackend())
-    b = generate(GenConfig(n=30, seed=3), SQLiteBackend())
+    a = generate(DBGenConfig(n=30, seed=3), SQLiteBackend())
+    b = generate(DBGenConfig(n=30, seed=3), SQLiteBackend())
     assert [x.task.to_sample() for x in a] == [x.task.to_sample() for x in b]
     assert [x.messages for x in a] == [x.messages for x in b]
 
@@ -138,7 +138,7 @@ def test_play_expert_refuses_observations_sqlite_cannot_vouch_for(towns):
 def test_sqlite_and_mariadb_transcripts_identical_turn_by_turn(generated, mysql_url):
     backend = MySQLBackend(mysql_url)
     try:
-        on_mysql = generate(GenConfig(n=N, seed=7), backend)
+        on_mysql = generate(DBGenConfig(n=N, seed=7), backend)
     finally:
         backend.close()
     assert [s.task.to_sample() for s in on_mysql] == [s.task.to_sample() for s in generated]

@@ -11,7 +11,7 @@ Modules: world (game state + 2.1.1 text), generator (seeded games), expert (plan
 """
 
 from agentbench_tuning.envs.alfworld.agents import DerailedExpert, ExpertAgent, ReplayAgent, StepRecorder
-from agentbench_tuning.envs.alfworld.generator import GenConfig, generate_world
+from agentbench_tuning.envs.alfworld.generator import WorldConfig, generate_world
 from agentbench_tuning.envs.alfworld.harness import MAX_STEPS, AlfworldEnv, GameState
 from agentbench_tuning.envs.alfworld.prompts import (
     Prompts,
@@ -37,7 +37,7 @@ __all__ = [
     "ExpertAgent",
     "StepRecorder",
     "GameState",
-    "GenConfig",
+    "WorldConfig",
     "MAX_STEPS",
     "Prompts",
     "ReplayAgent",

@@ -2,8 +2,8 @@
 
 The plan is built once from the initial state (the simulator is deterministic): for every object the goal
 needs, visit 0-2 plausible but wrong receptacles first (opening closed ones), then the right one; take the
-object; clean/heat/cool it or switch on the lamp; carry it to the goal receptacle. Every turn is a `Turn`
-with an optional thought, rendered in the v0.2 format by `Turn.text()`.
+object; clean/heat/cool it or switch on the lamp; carry it to the goal receptacle. Every turn is a `ExpertTurn`
+with an optional thought, rendered in the v0.2 format by `ExpertTurn.text()`.
 
     world = generate_world(seed=1)
     turns = plan(world, random.Random(1))
@@ -64,7 +64,7 @@ THOUGHTS = {
 
 
 @dataclass(frozen=True)
-class Turn:
+class ExpertTurn:
     action: str
     thought: str | None = None
 
@@ -79,7 +79,7 @@ class _Planner:
     def __init__(self, world: World, rng: random.Random):
         self.world = world.clone()  # simulate on a copy so every planned command is checked admissible
         self.rng = rng
-        self.turns: list[Turn] = []
+        self.turns: list[ExpertTurn] = []
         self.pending: str | None = None  # a thought whose "go to" was skipped rides on the next action
 
     def say(self, key: str, **fields: str) -> str:
@@ -88,7 +88,7 @@ class _Planner:
     def do(self, action: str, thought: str | None = None) -> None:
         if action not in self.world.admissible_commands():
             raise AssertionError(f"expert planned an inadmissible command {action!r}")
-        self.turns.append(Turn(action=action, thought=thought or self.pending))
+        self.turns.append(ExpertTurn(action=action, thought=thought or self.pending))
         self.pending = None
         self.world.step(action)
 
@@ -160,7 +160,7 @@ class _Planner:
         return min((r for r in self.world.receptacles.values() if r.cls == cls), key=lambda r: r.name)
 
 
-def plan(world: World, rng: random.Random) -> list[Turn]:
+def plan(world: World, rng: random.Random) -> list[ExpertTurn]:
     """The expert's turns for `world` from its current state; the last one wins the game."""
     p = _Planner(world, rng)
     goal = p.world.goal

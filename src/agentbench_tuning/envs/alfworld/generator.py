@@ -1,10 +1,10 @@
 """Procedural household games for the simulator: rooms, receptacles, objects and one of six goals.
 
 Everything is drawn from `random.Random(seed)`, so a seed names a game. Difficulty knobs live in
-`GenConfig`: how many receptacles, how many distractor objects, and how often objects start hidden inside
+`WorldConfig`: how many receptacles, how many distractor objects, and how often objects start hidden inside
 closed receptacles.
 
-    world = generate_world(seed=7, config=GenConfig(task_type="pick_heat_then_place_in_recep"))
+    world = generate_world(seed=7, config=WorldConfig(task_type="pick_heat_then_place_in_recep"))
 """
 
 from __future__ import annotations
@@ -180,7 +180,7 @@ GOAL_TEMPLATES = {
 
 
 @dataclass(frozen=True)
-class GenConfig:
+class WorldConfig:
     task_type: str | None = None  # None: drawn uniformly from the six
     min_receptacles: int = 8
     max_receptacles: int = 20
@@ -189,14 +189,14 @@ class GenConfig:
 
     def validate(self) -> None:
         if self.task_type is not None and self.task_type not in TASK_TYPES:
-            raise ValueError(f"GenConfig.task_type={self.task_type!r}: use one of {', '.join(TASK_TYPES)}")
+            raise ValueError(f"WorldConfig.task_type={self.task_type!r}: use one of {', '.join(TASK_TYPES)}")
         if not 4 <= self.min_receptacles <= self.max_receptacles:
             raise ValueError(
-                f"GenConfig: need 4 <= min_receptacles <= max_receptacles, got "
+                f"WorldConfig: need 4 <= min_receptacles <= max_receptacles, got "
                 f"{self.min_receptacles}..{self.max_receptacles}"
             )
         if self.distractors < 0 or not 0.0 <= self.hidden_prob <= 1.0:
-            raise ValueError("GenConfig: distractors must be >= 0 and hidden_prob within [0, 1]")
+            raise ValueError("WorldConfig: distractors must be >= 0 and hidden_prob within [0, 1]")
 
 
 def task_type_for(index: int) -> str:
@@ -204,7 +204,7 @@ def task_type_for(index: int) -> str:
     return TASK_TYPES[index % len(TASK_TYPES)]
 
 
-def generate_world(seed: int, config: GenConfig = GenConfig()) -> World:
+def generate_world(seed: int, config: WorldConfig = WorldConfig()) -> World:
     config.validate()
     rng = random.Random(seed)
     task_type = config.task_type or rng.choice(TASK_TYPES)
@@ -219,7 +219,7 @@ def generate_world(seed: int, config: GenConfig = GenConfig()) -> World:
     return World(receptacles=receptacles, items=items, goal=goal)
 
 
-def _make_receptacles(rng: random.Random, room: str, config: GenConfig) -> dict[str, Receptacle]:
+def _make_receptacles(rng: random.Random, room: str, config: WorldConfig) -> dict[str, Receptacle]:
     target = rng.randint(config.min_receptacles, config.max_receptacles)
     counts = {cls: 1 for cls in REQUIRED[room]}
     spec = {cls: (openable, most) for cls, openable, most in ROOMS[room]}
@@ -255,7 +255,7 @@ def _make_goal(rng: random.Random, room: str, task_type: str, receptacles: dict[
     return Goal(task_type=task_type, obj_cls=obj_cls, target_cls=target_cls, text=text)
 
 
-def _place_goal_objects(rng, room, goal: Goal, receptacles, items, config: GenConfig) -> None:
+def _place_goal_objects(rng, room, goal: Goal, receptacles, items, config: WorldConfig) -> None:
     props = OBJECTS[room][goal.obj_cls]
     for _ in range(2 if goal.task_type == TWO else rng.choice((1, 1, 2))):
         _place(rng, _new_item(items, goal.obj_cls, props), receptacles, config, avoid=goal.target_cls)
@@ -276,7 +276,7 @@ def _new_item(items: dict[str, Item], cls: str, props: str) -> Item:
 
 
 def _place(
-    rng: random.Random, item: Item, receptacles: dict[str, Receptacle], config: GenConfig, avoid: str
+    rng: random.Random, item: Item, receptacles: dict[str, Receptacle], config: WorldConfig, avoid: str
 ) -> None:
     # Goal objects never start in a goal receptacle, so no game is won before it begins.
     options = [

@@ -77,10 +77,10 @@ def task_type_of(game_name: str) -> str:
 def example_turns(task_type: str, seed: int) -> list[str]:
     """One expert episode as alternating turns: observation, expert output, ..., the winning output."""
     from agentbench_tuning.envs.alfworld.expert import plan
-    from agentbench_tuning.envs.alfworld.generator import GenConfig, generate_world
+    from agentbench_tuning.envs.alfworld.generator import WorldConfig, generate_world
     from agentbench_tuning.envs.alfworld.protocol import initial_observation, step_observation
 
-    world = generate_world(seed, GenConfig(task_type=task_type, max_receptacles=14, distractors=6))
+    world = generate_world(seed, WorldConfig(task_type=task_type, max_receptacles=14, distractors=6))
     turns = [initial_observation(world.intro())]
     for turn in plan(world, random.Random(seed)):
         turns.append(turn.text())

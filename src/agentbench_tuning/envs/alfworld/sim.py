@@ -10,8 +10,8 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 
-from agentbench_tuning.envs.alfworld.expert import Turn, plan
-from agentbench_tuning.envs.alfworld.generator import GenConfig, generate_world, task_type_for
+from agentbench_tuning.envs.alfworld.expert import ExpertTurn, plan
+from agentbench_tuning.envs.alfworld.generator import WorldConfig, generate_world, task_type_for
 from agentbench_tuning.envs.alfworld.harness import GameState
 from agentbench_tuning.envs.alfworld.world import World, goal_progress, goal_size
 
@@ -20,7 +20,7 @@ from agentbench_tuning.envs.alfworld.world import World, goal_progress, goal_siz
 class SimTask:
     index: int
     seed: int
-    config: GenConfig = field(default_factory=GenConfig)
+    config: WorldConfig = field(default_factory=WorldConfig)
 
     def load(self) -> SimGame:
         return SimGame(self)
@@ -30,11 +30,11 @@ class SimTask:
         return self.config.task_type or generate_world(self.seed, self.config).goal.task_type
 
 
-def sim_tasks(n_games: int, seed: int = 0, config: GenConfig = GenConfig()) -> list[SimTask]:
+def sim_tasks(n_games: int, seed: int = 0, config: WorldConfig = WorldConfig()) -> list[SimTask]:
     """`n_games` tasks in generation order; task types round-robin unless `config.task_type` fixes one."""
     tasks = []
     for i in range(n_games):
-        cfg = config if config.task_type else GenConfig(**{**config.__dict__, "task_type": task_type_for(i)})
+        cfg = config if config.task_type else WorldConfig(**{**config.__dict__, "task_type": task_type_for(i)})
         tasks.append(SimTask(index=i, seed=seed * 1_000_003 + i, config=cfg))
     return tasks
 
@@ -61,7 +61,7 @@ class SimGame:
         won = self.world.won()
         return GameState(feedback, self.world.admissible_commands(), won=won, done=won)
 
-    def expert_turns(self) -> list[Turn]:
+    def expert_turns(self) -> list[ExpertTurn]:
         """The expert's plan from the current state (call right after reset for a full episode)."""
         return plan(self.world, random.Random(self.task.seed))
 

@@ -33,7 +33,7 @@ DEFAULT_MIX = {"INSERT": 0.3, "UPDATE": 0.3, "DELETE": 0.05, "other": 0.07, "cou
 
 
 @dataclass(frozen=True)
-class GenConfig:
+class DBGenConfig:
     n: int = 400
     seed: int = 0
     heldout_fraction: float = 0.1
@@ -87,7 +87,7 @@ def quoted_answer(values: list[str]) -> str:
     return "Final Answer: " + json.dumps(values, ensure_ascii=False)
 
 
-def expert_turns(task: DBTask, plan: str, rng: random.Random, cfg: GenConfig) -> list[str]:
+def expert_turns(task: DBTask, plan: str, rng: random.Random, cfg: DBGenConfig) -> list[str]:
     """Scripted expert turns: explain, optionally explore or hit an error, one SQL per turn, answer."""
     gold = task.label if task.mutating else [task.extra["sql"]["query"]]
     turns: list[str] = []
@@ -145,7 +145,7 @@ def _heldout(table_name: str, fraction: float) -> bool:
     return int(hashlib.md5(table_name.encode()).hexdigest()[:8], 16) / 0xFFFFFFFF < fraction
 
 
-def generate(cfg: GenConfig, backend: Backend, max_attempts_factor: int = 20) -> list[Generated]:
+def generate(cfg: DBGenConfig, backend: Backend, max_attempts_factor: int = 20) -> list[Generated]:
     """`cfg.n` samples whose expert trajectory the grader accepts on `backend`."""
     rng = random.Random(cfg.seed)
     env = DBBenchEnv(backend)
