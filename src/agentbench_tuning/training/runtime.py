@@ -363,8 +363,11 @@ class TrainResult:
         return [entry["loss"] for entry in self.log_history if "loss" in entry]
 
     def curve(self, key: str) -> list[float]:
-        """A logged training metric per logging step ("loss", "reward", "rewards/margins", ...)."""
-        return [entry[key] for entry in self.log_history if key in entry and "eval_loss" not in entry]
+        """A logged training metric per logging step ("loss", "reward", "logprob_gap/max", "rewards/margins", ...);
+        steps that logged it as None and evaluation entries are left out."""
+        return [entry[key] for entry in self.log_history if entry.get(key) is not None and "eval_loss" not in entry]
+
+    series = curve  # GRPO's name for it
 
 
 def resume_plan(train: TrainSettings) -> tuple[FinishedRun | None, str | None, str | None]:
