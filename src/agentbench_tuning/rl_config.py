@@ -1,6 +1,6 @@
 """Run configurations of the RL methods (kinds "grpo", "dpo", "sql_grpo"), built from the sections of
-`config` and loaded by the same `config.load_config`. Split from `config.py` so each stays readable:
-config holds the sections, the SFT and evaluation runs and the loader; this module the three RL runs.
+`config_base` and loaded by the same `config.load_config` (which re-exports them): config_base holds the
+sections and the SFT and evaluation runs, this module the three RL runs, config the loader.
 
     cfg = load_config("configs/grpo_debug.yaml", "grpo", ["train.max_steps=2"])
 """
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from agentbench_tuning.config import (
+from agentbench_tuning.config_base import (
     BENCHMARK_NAMES,
     REPORT_TO,
     ConfigError,
