@@ -80,7 +80,6 @@ PRESETS = {
                       learning_rate=2e-4),
 }
 EASY_WORLDS = dict(min_receptacles=4, max_receptacles=6, distractors=2, hidden_prob=0.0)
-KV_CACHE_BYTES = 768 * 1024**2
 TRAIN_SEED, EVAL_SEED, ENGINE_SEED = 1, 0, 2  # generator seeds: training games never coincide with eval games
 COMPACT_DB = """Work on a MySQL table with SQL to answer the question or make the requested change.
 Each round, either run one SQL statement, written exactly as:
@@ -303,10 +302,8 @@ def eval_model(model: str, out: Path, files: dict, preset: Preset, mysql: bool) 
     if preset.alf_eval:
         sets["alfworld-sim"] = ("alfworld-sim", EvalSettings(benchmark="alfworld-sim",
                                                              prompt_file=files["prompts"]["alfworld"]))
-    # A 135M model still needs ~0.35 GiB of KV cache for one 8k sequence (the default CPU cache is 0.25 GiB).
     (out / "done").unlink(missing_ok=True)
-    generator = VLLMGenerator.load(resolve_model_path(model), max_context=rollout.limits.max_context,
-                                   kv_cache_bytes=KV_CACHE_BYTES)
+    generator = VLLMGenerator.load(resolve_model_path(model), max_context=rollout.limits.max_context)
     try:
         for name, (benchmark, settings) in sets.items():
             bench = get_benchmark(benchmark)

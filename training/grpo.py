@@ -126,7 +126,7 @@ def _(mo, result):
               ("logprob_gap/max", "max |rollout - trainer| logprob"), ("episodes/success", "episode success")]
     fig, axes = plt.subplots(2, 3, figsize=(11, 5.5))
     for ax, (key, title) in zip(axes.flat, panels, strict=True):
-        values = result.series(key)
+        values = result.curve(key)
         ax.plot(range(1, len(values) + 1), values, marker="o", ms=3)
         ax.set_title(title if values else f"{title}: not logged", fontsize=9)
         ax.set_xlabel("logging step", fontsize=8)

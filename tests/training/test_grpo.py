@@ -319,7 +319,7 @@ def test_alfworld_every_model_turn_is_trained_under_its_exact_prompt(alfworld_ru
                 assert turn.prompt_ids[-3:] == tok("<|im_start|>assistant\n", add_special_tokens=False)["input_ids"]
     check_weights_moved(trainer, before)
     successes = [sum(e.success for e in episodes) / len(episodes) for episodes, _ in steps]
-    assert result.series("rewards/alfworld_success/mean") == pytest.approx(successes)
+    assert result.curve("rewards/alfworld_success/mean") == pytest.approx(successes)
     assert any(s > 0 for s in successes)
 
 
@@ -384,9 +384,9 @@ def test_transformers_rollout_logprobs_match_the_trainer(tmp_path):
     # the ids trained are the ids the model sampled, under the prompts it sampled them with
     sampled = [(t.prompt_ids, t.completion_ids, t.logprobs) for e in episodes for t in e.turns]
     assert [(r.prompt_ids, r.completion_ids, r.logprobs) for r in rows] == sampled
-    [gap] = result.series("logprob_gap/max")  # one logging step
+    [gap] = result.curve("logprob_gap/max")  # one logging step
     assert 0.0 <= gap < 1e-4, gap
-    assert result.series("logprob_gap/mean")[0] <= gap
+    assert result.curve("logprob_gap/mean")[0] <= gap
 
 
 @pytest.mark.vllm
@@ -403,7 +403,7 @@ def test_vllm_rollouts_hot_swap_the_adapter_and_match_the_trainer(tmp_path):
     result, steps, _, before, trainer = run_recorded(cfg, rewards=[parity])
     assert result.global_step == 2
     check_weights_moved(trainer, before)
-    gaps = result.series("logprob_gap/max")
+    gaps = result.curve("logprob_gap/max")
     assert len(gaps) == 2 and all(0.0 <= g < 5e-3 for g in gaps), gaps
     engine = steps and trainer.rollout_func._vllm
     assert engine.lora.lora_int_id == 2 and engine.lora.lora_path.endswith("step-1")

@@ -46,7 +46,7 @@ def grpo(
 
     cfg = load_config(config, "grpo", ctx.args)
     result = run_grpo(cfg)
-    rewards = result.series("reward")
+    rewards = result.curve("reward")
     trend = f"reward {rewards[0]:.3f} -> {rewards[-1]:.3f}" if rewards else "no reward logged"
     resumed = f", resumed from {result.resumed_from}" if result.resumed_from else ""
     console.print(f"[green]done[/]: {result.global_step} steps{resumed}; {trend}; adapter in {result.adapter_dir}")

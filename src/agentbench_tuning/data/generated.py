@@ -58,13 +58,7 @@ def alfworld_step_samples(n: int, seed: int = 1, prompt_file: str | None = None,
     the action list in the newest turn only) plus the expert's output, the one trained turn (the earlier
     assistant turns were trained under their own prompts, in their own samples). Exact prompts, more tokens.
     `specs` replaces the benchmark's generated training games (e.g. easier worlds); `prompt_file` the prompt."""
-    from agentbench_tuning.envs.alfworld.agents import ExpertAgent, StepRecorder
-
-    for spec in specs if specs is not None else get_benchmark("alfworld-sim").sft_tasks(n, seed):
-        recorder = StepRecorder(ExpertAgent())
-        [record] = _play_alfworld(lambda r=recorder: r, [spec], prompt_file)
-        if not record["success"]:
-            raise AssertionError(f"expert lost simulator game {spec.index} ({record['status']})")
+    for spec, recorder in _expert_steps(n, seed, prompt_file, specs):
         for step, item in enumerate(recorder.steps):
             context = [{**m, "loss": False} if m["role"] == "assistant" else dict(m) for m in item["messages"]]
             yield {"messages": [*context, {"role": "assistant", "content": item["output"], "loss": True}],
@@ -78,13 +72,7 @@ def alfworld_listed_conversations(n: int, seed: int = 1, prompt_file: str | None
     context that differs from the harness's only by the older lists. About 5x cheaper per trained turn than
     `alfworld_step_samples`, and the model learns to choose from a list, which whole recorded conversations
     (`generated_sft`, no lists at all) never show it."""
-    from agentbench_tuning.envs.alfworld.agents import ExpertAgent, StepRecorder
-
-    for spec in specs if specs is not None else get_benchmark("alfworld-sim").sft_tasks(n, seed):
-        recorder = StepRecorder(ExpertAgent())
-        [record] = _play_alfworld(lambda r=recorder: r, [spec], prompt_file)
-        if not record["success"]:
-            raise AssertionError(f"expert lost simulator game {spec.index} ({record['status']})")
+    for spec, recorder in _expert_steps(n, seed, prompt_file, specs):
         last = recorder.steps[-1]["messages"]
         first = len(last) - 1 - 2 * (len(recorder.steps) - 1)  # the task turn: step k answers turn first + 2k
         messages = []
@@ -125,6 +113,18 @@ def alfworld_step_pairs(n: int, seed: int = 1) -> Iterator[dict[str, Any]]:
             if item["wrong"]:
                 yield {"prompt": item["messages"], "chosen": item["output"], "rejected": item["wrong"],
                        "task_type": spec.type, "seed": spec.task.seed}
+
+
+def _expert_steps(n: int, seed: int, prompt_file: str | None, specs: Sequence[EpisodeSpec] | None):
+    """(spec, StepRecorder) per won expert game: the chat the harness sent at every step and the expert's answer."""
+    from agentbench_tuning.envs.alfworld.agents import ExpertAgent, StepRecorder
+
+    for spec in specs if specs is not None else get_benchmark("alfworld-sim").sft_tasks(n, seed):
+        recorder = StepRecorder(ExpertAgent())
+        [record] = _play_alfworld(lambda r=recorder: r, [spec], prompt_file)
+        if not record["success"]:
+            raise AssertionError(f"expert lost simulator game {spec.index} ({record['status']})")
+        yield spec, recorder
 
 
 def _play_alfworld(make_agent, specs, prompt_file: str | None = None) -> list[dict[str, Any]]:

@@ -367,7 +367,6 @@ class TrainResult:
         steps that logged it as None and evaluation entries are left out."""
         return [entry[key] for entry in self.log_history if entry.get(key) is not None and "eval_loss" not in entry]
 
-    series = curve  # GRPO's name for it
 
 
 def resume_plan(train: TrainSettings) -> tuple[FinishedRun | None, str | None, str | None]:
