@@ -6,10 +6,14 @@
 # [tool.uv.sources]
 # agentbench-tuning = { path = "..", editable = true }
 # ///
-"""Generated ALFWorld SFT conversations from our household simulator (no ALFWorld data).
+"""Generated ALFWorld SFT data from our household simulator (no ALFWorld data), in its three formats:
+recorded (whole expert games as the harness left them: no action list anywhere), listed (whole games, every
+observation with the action list it was sent with; what benchmarks/learning.py trains) and steps (one sample
+per expert step under the exact prompt the harness sent, only the newest answer trained). docs/learning.md
+compares them.
 
 marimo edit dataset/alfworld_gen.py
-python dataset/alfworld_gen.py --games 12 --seed 1     # headless, as CI runs it
+python dataset/alfworld_gen.py --games 12 --seed 1 --format listed    # headless, as CI runs it
 """
 
 import marimo
@@ -34,15 +38,26 @@ def _(mo):
     args = cli_args()
     games = mo.ui.slider(6, 120, step=6, value=int(args.get("games", 12)), label="games")
     seed = mo.ui.number(0, 10_000, value=int(args.get("seed", 1)), label="seed")
-    mo.hstack([games, seed])
-    return games, seed
+    data_format = mo.ui.dropdown(["recorded", "listed", "steps"], value=args.get("format", "listed"),
+                                 label="format")
+    mo.hstack([games, seed, data_format])
+    return data_format, games, seed
 
 
 @app.cell
-def _(alfworld, games, seed):
-    from agentbench_tuning.data.generated import generated_sft
+def _(alfworld, data_format, games, seed):
+    from agentbench_tuning.data.generated import (
+        alfworld_listed_conversations,
+        alfworld_step_samples,
+        generated_sft,
+    )
 
-    conversations = generated_sft("alfworld-sim", games.value, seed=seed.value)
+    if data_format.value == "recorded":  # the `gen:alfworld:N` source
+        conversations = generated_sft("alfworld-sim", games.value, seed=seed.value)
+    elif data_format.value == "listed":  # `gen:alfworld-listed:N`
+        conversations = list(alfworld_listed_conversations(games.value, seed=seed.value))
+    else:  # `gen:alfworld-steps:N`
+        conversations = list(alfworld_step_samples(games.value, seed=seed.value))
     return (conversations,)
 
 
@@ -54,11 +69,13 @@ def _(conversations, mo):
         [
             {
                 "index": c["index"],
+                "step": c.get("step"),  # steps format: which expert step this sample trains
                 "task_type": c["task_type"],
                 "seed": c["seed"],
-                "won": c["won"],
-                "steps": c["steps"],
+                "steps": c.get("steps"),
                 "messages": len(c["messages"]),
+                # response-only masking: an assistant turn without `loss` is trained
+                "trained_turns": sum(m["role"] == "assistant" and m.get("loss", True) for m in c["messages"]),
                 "task": c["messages"][
                     next(
                         i
@@ -72,13 +89,13 @@ def _(conversations, mo):
             for c in conversations
         ]
     )
-    steps = table.groupby("task_type")["steps"].agg(["count", "mean", "max"]).reset_index()
+    per_type = table.groupby("task_type")["trained_turns"].agg(["count", "mean", "sum"]).reset_index()
     mo.vstack(
         [
-            mo.md("### Episodes"),
+            mo.md(f"### Samples ({len(table)})"),
             mo.ui.table(table),
-            mo.md("### Expert steps per task type"),
-            mo.ui.table(steps),
+            mo.md("### Samples and trained turns per task type"),
+            mo.ui.table(per_type),
         ]
     )
     return (table,)
@@ -87,7 +104,9 @@ def _(conversations, mo):
 @app.cell
 def _(conversations, mo):
     picked = mo.ui.dropdown(
-        {str(c["index"]): c["index"] for c in conversations}, value="0", label="conversation"
+        {f"{c['index']}" + (f" step {c['step']}" if "step" in c else ""): i for i, c in enumerate(conversations)},
+        value="0" + (" step 0" if "step" in conversations[0] else ""),
+        label="sample",
     )
     mo.output.replace(picked)
     return (picked,)
@@ -97,7 +116,16 @@ def _(conversations, mo):
 def _(conversations, mo, picked):
     conv = conversations[picked.value]
     start = next(i for i, m in enumerate(conv["messages"]) if m["content"].startswith("Here is your task."))
-    mo.vstack([mo.md(f"**{m['role']}**\n\n```\n{m['content']}\n```") for m in conv["messages"][start:]])
+    mo.vstack(
+        [
+            mo.md(
+                f"**{m['role']}**"
+                + (" (trained)" if m["role"] == "assistant" and m.get("loss", True) else "")
+                + f"\n\n```\n{m['content']}\n```"
+            )
+            for m in conv["messages"][start:]
+        ]
+    )
     return
 
 

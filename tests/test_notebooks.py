@@ -120,7 +120,7 @@ def test_exported_marimo_notebook_takes_the_toolkit_from_git(exported, notebook)
 
 # What a user sees with no arguments (besides no error) and with debug-style ones, per notebook.
 NO_ARGS_SAYS = {"eval/report.py": "Enter one or more run directories"}
-DEBUG_ARGS = {"dataset/alfworld_gen.py": "--games 6 --seed 1", "dataset/dbbench_gen.py": "--n 12"}
+DEBUG_ARGS = {"dataset/alfworld_gen.py": "--games 6 --seed 1 --format steps", "dataset/dbbench_gen.py": "--n 12"}
 
 
 def execute_in_jupyter(exported: Path, notebook: Path, args: str, folder: Path) -> str:

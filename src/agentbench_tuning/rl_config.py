@@ -64,6 +64,10 @@ class ExploreSettings:
     temperature: float = 0.7
     max_new_tokens: int = 512
     batch_size: int = 8  # transformers engine only
+    # dbbench: a v0.2 task file to explore instead of `tasks` generated ones (e.g. training tables of your own
+    # held-out split); both benchmarks: the prompt file the policy was trained with (`abtune prompts import`)
+    data: str | None = None
+    prompt_file: str | None = None
 
 
 @dataclass(frozen=True)
@@ -93,6 +97,9 @@ class DPORunConfig:
         check_choice("explore.engine", x.engine, ("transformers", "vllm"))
         if x.temperature <= 0:
             raise ConfigError(f"explore.temperature={x.temperature}: must be > 0 (greedy exploration repeats itself)")
+        if x.data and x.benchmark != "dbbench":
+            raise ConfigError(f"explore.data is a DB Bench task file; explore.benchmark={x.benchmark} generates its games "
+                              "(explore.tasks, explore.task_seed)")
         return self
 
 
@@ -188,6 +195,9 @@ class GRPOTaskSettings:
     backend: str = "sqlite"  # dbbench: sqlite | mysql
     db_url: str | None = None
     prompt_file: str | None = None  # instruction/prompts from `abtune prompts import`
+    # dbbench: a v0.2 task file (e.g. `abtune data dbbench-gen` training split) instead of `count` generated
+    # tasks; the first `count` of its tasks are used. Never the evaluation file.
+    data: str | None = None
 
 
 @dataclass(frozen=True)
@@ -231,6 +241,9 @@ class GRPORunConfig:
                               f"({', '.join(names)}); give one weight per reward")
         if k.count < 1:
             raise ConfigError(f"tasks.count={k.count}: must be a positive count")
+        if k.data and k.benchmark != "dbbench":
+            raise ConfigError(f"tasks.data is a DB Bench task file; tasks.benchmark={k.benchmark} generates its "
+                              "training games (tasks.count, tasks.seed)")
         if g.invalid_action_penalty < 0:
             raise ConfigError(f"grpo.invalid_action_penalty={g.invalid_action_penalty}: a penalty is given as a "
                               "positive weight (it scales a negative reward)")

@@ -104,6 +104,22 @@ def test_step_pair_strings_and_collator_layout(tokenizer):
         assert batch["attention_mask"][i].tolist() == [1] * len(ids) + [0] * (width - len(ids))
 
 
+def test_explore_reads_a_task_file_with_the_trained_prompt(tmp_path):
+    from agentbench_tuning.config import ConfigError
+    from agentbench_tuning.training.dpo_round import explore_configs
+
+    tasks, prompt = tmp_path / "tasks.jsonl", tmp_path / "prompt.txt"
+    cfg = load_config(None, "dpo", ["explore.benchmark=dbbench", f"explore.data={tasks}", "explore.tasks=5",
+                                    f"explore.prompt_file={prompt}", f"explore.out={tmp_path / 'round'}"])
+    expert, explore = explore_configs(cfg)
+    for run in (expert, explore):
+        assert (run.eval.data, run.eval.limit, run.eval.prompt_file) == (str(tasks), 5, str(prompt))
+    assert (expert.eval.agent, explore.eval.agent) == ("expert", "model")
+    assert not (tmp_path / "round" / "tasks.jsonl").exists()  # no generated task file beside the user's
+    with pytest.raises(ConfigError, match="explore.data is a DB Bench task file"):
+        load_config(None, "dpo", [f"explore.data={tasks}"])  # the default benchmark is alfworld-sim
+
+
 def test_shipped_dpo_configs_load():
     from pathlib import Path
 

@@ -116,6 +116,28 @@ def test_config_rules(override, message):
         load_config(None, "grpo", [*base, override])
 
 
+def test_tasks_from_a_dbbench_file_take_its_first_count_tasks(tmp_path):
+    import json
+
+    from agentbench_tuning.envs.dbbench.generate import DBGenConfig, generate
+    from agentbench_tuning.envs.dbbench.sqlite_backend import SQLiteBackend
+    from agentbench_tuning.training.grpo import load_tasks
+
+    backend = SQLiteBackend()
+    samples = [g.task.to_sample() for g in generate(DBGenConfig(n=3, seed=0), backend)]
+    backend.close()
+    path = tmp_path / "tasks.jsonl"
+    path.write_text("".join(json.dumps(s) + "\n" for s in samples))
+    cfg = load_config(None, "grpo", ["rollout.sampling.temperature=1.0", f"tasks.data={path}", "tasks.count=2",
+                                     "tasks.env_seed=3"])
+    keys = load_tasks(cfg.tasks)
+    assert list(keys) == ["dbbench/0/3", "dbbench/1/3"]
+    assert [k.spec.task.description for k in keys.values()] == [s["description"] for s in samples[:2]]
+    with pytest.raises(ConfigError, match="tasks.data is a DB Bench task file"):
+        load_config(None, "grpo", ["rollout.sampling.temperature=1.0", f"tasks.data={path}",
+                                   "tasks.benchmark=alfworld-sim"])
+
+
 GRPO_YAMLS = sorted((Path(__file__).resolve().parents[2] / "configs").glob("grpo_*.yaml"))
 
 
@@ -126,7 +148,7 @@ def test_every_grpo_yaml_loads_and_names_its_launch_command(path):
     cfg = load_config(path, "grpo")
     assert launch_command(path).startswith("abtune grpo --config configs/" + path.name)
     assert cfg.rollout.limits.max_context == 8192
-    if path.name != "grpo_debug.yaml":
+    if path.name not in ("grpo_debug.yaml", "grpo_learning_smollm2.yaml"):  # the two CPU presets
         assert cfg.train.precision == "bf16" and cfg.model.name_or_path.startswith("Qwen/")
         assert ("qlora" in path.name) == (cfg.model.quantization == "4bit")
 

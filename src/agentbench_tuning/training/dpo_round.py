@@ -46,7 +46,9 @@ def _task_settings(cfg: DPORunConfig, out: Path) -> dict:
     """EvalSettings fields selecting the generated training tasks of `explore`."""
     x = cfg.explore
     if x.benchmark == "alfworld-sim":
-        return dict(games=x.tasks, game_seed=x.task_seed)
+        return dict(games=x.tasks, game_seed=x.task_seed, prompt_file=x.prompt_file)
+    if x.data:
+        return dict(data=x.data, limit=x.tasks, backend="sqlite", prompt_file=x.prompt_file)
     from agentbench_tuning.envs.benchmarks import get_benchmark
 
     tasks_file = out / "tasks.jsonl"
@@ -54,7 +56,7 @@ def _task_settings(cfg: DPORunConfig, out: Path) -> dict:
         specs = get_benchmark("dbbench").sft_tasks(x.tasks, x.task_seed)
         out.mkdir(parents=True, exist_ok=True)
         tasks_file.write_text("".join(json.dumps(s.task.to_sample()) + "\n" for s in specs))
-    return dict(data=str(tasks_file), backend="sqlite")
+    return dict(data=str(tasks_file), backend="sqlite", prompt_file=x.prompt_file)
 
 
 def explore_configs(cfg: DPORunConfig) -> tuple[EvalRunConfig, EvalRunConfig]:

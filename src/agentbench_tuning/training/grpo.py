@@ -94,15 +94,17 @@ def reward_functions(g: GRPOSettings, benchmark: str) -> list:
 def eval_settings(tasks: GRPOTaskSettings) -> EvalSettings:
     """The environment settings `open_envs` reads, from the tasks section."""
     return EvalSettings(benchmark=tasks.benchmark, backend=tasks.backend, db_url=tasks.db_url,
-                        prompt_file=tasks.prompt_file)
+                        prompt_file=tasks.prompt_file, data=tasks.data, limit=tasks.count)
 
 
 def load_tasks(tasks: GRPOTaskSettings) -> dict:
-    """{dataset prompt key: TaskKey} for the benchmark's generated training tasks."""
+    """{dataset prompt key: TaskKey} for the benchmark's generated training tasks, or the first `count` tasks
+    of `tasks.data`."""
     from agentbench_tuning.envs.benchmarks import get_benchmark
     from agentbench_tuning.training.grpo_rollout import TaskKey, task_prompt
 
-    specs = get_benchmark(tasks.benchmark).sft_tasks(tasks.count, tasks.seed)
+    bench = get_benchmark(tasks.benchmark)
+    specs = bench.load_tasks(eval_settings(tasks)) if tasks.data else bench.sft_tasks(tasks.count, tasks.seed)
     return {task_prompt(tasks.benchmark, s.index, tasks.env_seed): TaskKey(s, tasks.env_seed) for s in specs}
 
 

@@ -1,0 +1,309 @@
+"""Do GRPO and DPO raise held-out success beyond an SFT warm start? DB Bench, SmolLM2-135M, CPU.
+
+    python benchmarks/learning.py --preset both-cpu --seeds 0 --out runs/learning-both     # the warm start
+    python benchmarks/rl_learning.py --warm-start runs/learning-both/train/smollm2-seed0/final \
+        --prompt-file runs/learning-both/data/dbbench_compact.txt --seeds 0,1 --out runs/rl-learning
+-> <out>/report.{md,json}, <out>/rl_learning.png; `--publish` copies them to benchmarks/results/rl_learning.*
+
+Steps: prepare (DB Bench tasks with the learning experiment's table split: held-out tables are those the
+generator's md5 split puts below 0.5, the share `learning.py` used; its 40 held-out tasks are the first 40
+here; RL training tasks come from another generator seed on training tables only, and the two table sets are
+checked disjoint) -> train, each training seed of each method as its own process, side by side:
+  * GRPO: `abtune grpo --config configs/grpo_learning_smollm2.yaml` (multi-turn episodes, vLLM rollouts with
+    the step's LoRA adapter hot-swapped, graded by the DB Bench grader on SQLite);
+  * DPO: `abtune dpo-round --config configs/dpo_learning_smollm2.yaml` (explore training tasks at temperature
+    0.8, pair each failure with the expert's trajectory of the same task, DPO a fresh adapter whose reference is
+    the warm start);
+-> evaluate the warm start and every trained adapter greedily on the held-out tasks (vLLM, SQLite) -> report:
+pooled Wilson 95% CIs, per seed, per type, and a paired comparison of each method against the warm start on
+the same items (`eval.stats.compare_runs`: items are the unit, each item's gain averaged over training seeds;
+paired bootstrap CI, exact sign test). Every number is measured by this script.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+COMMAND = "python benchmarks/rl_learning.py " + " ".join(sys.argv[1:])  # before imports that rewrite sys.argv
+sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from learning import run_parallel  # noqa: E402
+
+RESULTS = ROOT / "benchmarks" / "results"
+HELDOUT_FRACTION = 0.5  # the table split of benchmarks/learning.py (db_heldout / (db_train + db_heldout))
+EVAL_SEED, RL_TASK_SEED = 0, 7  # generator seeds: held-out tasks as in learning.py; RL tasks from another seed
+
+
+def prepare(out: Path, n_heldout: int, n_train: int) -> dict:
+    """Held-out and RL training task files (v0.2 JSONL) on disjoint tables."""
+    from agentbench_tuning.envs.dbbench.generate import DBGenConfig, generate
+    from agentbench_tuning.envs.dbbench.sqlite_backend import SQLiteBackend
+
+    data = out / "data"
+    files = {"heldout": data / "heldout_tasks.jsonl", "train": data / "train_tasks.jsonl"}
+    if all(p.is_file() for p in files.values()):
+        return {k: str(p) for k, p in files.items()}
+    backend = SQLiteBackend()
+    try:
+        def split(seed: int, heldout: bool, n: int) -> list:
+            cfg = DBGenConfig(n=n * 3, seed=seed, heldout_fraction=HELDOUT_FRACTION, explore_p=0.0, recover_p=0.0)
+            chosen = [g for g in generate(cfg, backend) if g.heldout == heldout][:n]
+            if len(chosen) < n:
+                raise RuntimeError(f"only {len(chosen)} {'held-out' if heldout else 'training'} tasks generated")
+            return chosen
+        heldout, train = split(EVAL_SEED, True, n_heldout), split(RL_TASK_SEED, False, n_train)
+    finally:
+        backend.close()
+    shared = {g.task.table_name for g in heldout} & {g.task.table_name for g in train}
+    if shared:
+        raise RuntimeError(f"held-out and RL training tasks share tables {sorted(shared)[:5]}")
+    data.mkdir(parents=True, exist_ok=True)
+    for key, samples in (("heldout", heldout), ("train", train)):
+        files[key].write_text("".join(json.dumps(g.task.to_sample()) + "\n" for g in samples))
+    return {k: str(p) for k, p in files.items()}
+
+
+def train_commands(out: Path, files: dict, args) -> dict[str, list[str]]:
+    abtune = [sys.executable, "-m", "agentbench_tuning.cli"]
+    common = [f"model.name_or_path={args.warm_start}"]
+    commands = {}
+    for seed in args.seeds:
+        if "grpo" in args.methods:
+            commands[f"train-grpo-seed{seed}"] = abtune + [
+                "grpo", "--config", str(ROOT / "configs" / "grpo_learning_smollm2.yaml"), *common,
+                f"train.output_dir={out / f'grpo-seed{seed}'}", f"train.seed={seed}", f"train.max_steps={args.grpo_steps}",
+                f"train.learning_rate={args.grpo_lr}", f"tasks.data={files['train']}", f"tasks.count={args.grpo_tasks}",
+                f"tasks.prompt_file={args.prompt_file}", f"tasks.env_seed={seed}"]
+        if "dpo" in args.methods:
+            commands[f"train-dpo-seed{seed}"] = abtune + [
+                "dpo-round", "--config", str(ROOT / "configs" / "dpo_learning_smollm2.yaml"), *common,
+                f"explore.out={out / f'dpo-seed{seed}'}", f"train.output_dir={out / f'dpo-seed{seed}' / 'dpo'}",
+                f"train.seed={seed}", f"train.learning_rate={args.dpo_lr}", f"explore.data={files['train']}",
+                f"explore.tasks={args.dpo_tasks}", f"explore.prompt_file={args.prompt_file}",
+                f"explore.seeds=[{seed}]"]
+    return commands
+
+
+def adapters(out: Path, args) -> dict[str, str | None]:
+    """label -> LoRA adapter on the warm start (None: the warm start itself)."""
+    runs: dict[str, str | None] = {"warm-start": None}
+    for method in args.methods:
+        for seed in args.seeds:
+            runs[f"{method}-seed{seed}"] = str(out / f"{method}-seed{seed}" / ("dpo/final" if method == "dpo" else "final"))
+    return runs
+
+
+def eval_one(args) -> None:
+    """Greedy episodes of the warm start (+ adapter) on the held-out tasks; records under <out>/eval/<label>/."""
+    from agentbench_tuning.config import EvalRunConfig, EvalSettings, Limits, ModelConfig, RolloutSettings, Sampling
+    from agentbench_tuning.eval.runner import evaluate
+
+    adapter = adapters(args.out, args)[args.label]
+    for backend in ["sqlite"] + (["mysql"] if args.mysql else []):
+        evaluate(EvalRunConfig(
+            model=ModelConfig(name_or_path=args.warm_start),
+            rollout=RolloutSettings(engine="vllm", adapter=adapter, limits=Limits(progress=True),
+                                    sampling=Sampling(temperature=0.0, max_new_tokens=args.max_new_tokens)),
+            eval=EvalSettings(benchmark="dbbench", data=str(args.out / "data" / "heldout_tasks.jsonl"), backend=backend,
+                              prompt_file=args.prompt_file, out=str(args.out / "eval" / args.label / backend))))
+
+
+def eval_commands(args) -> dict[str, list[str]]:
+    passed = [a for a in sys.argv[1:] if a not in ("--publish",)]
+    return {f"eval-{label}": [sys.executable, str(Path(__file__).resolve()), "eval-one", "--label", label, *passed]
+            for label in adapters(args.out, args)}
+
+
+# ------------------------------------------------------------------ report
+
+
+def records(out: Path, label: str, backend: str = "sqlite") -> list[dict]:
+    from agentbench_tuning.records import latest_records
+
+    path = out / "eval" / label / backend / "records.jsonl"
+    return latest_records(path) if path.exists() else []
+
+
+def summarize(out: Path, args) -> dict:
+    """Per method: pooled rate + CI, per seed, per type, and the paired comparison with the warm start."""
+    from agentbench_tuning.eval.stats import compare_runs, per_type, proportion
+
+    backends = ["sqlite"] + (["mysql"] if args.mysql else [])
+    table: dict = {}
+    for backend in backends:
+        warm = records(out, "warm-start", backend)
+        table[backend] = {}
+        for method in ["warm-start", *args.methods]:
+            per_seed = {s: records(out, f"{method}-seed{s}", backend) for s in args.seeds} if method != "warm-start" \
+                else {s: warm for s in args.seeds[:1]}
+            if not all(per_seed.values()):
+                continue
+            pooled = [r for rs in per_seed.values() for r in rs]
+            p = proportion(sum(bool(r["success"]) for r in pooled), len(pooled))
+            row = {"successes": p.successes, "n": p.n, "rate": p.rate, "ci": [p.ci.low, p.ci.high],
+                   "per_seed": {s: round(sum(bool(r["success"]) for r in rs) / len(rs), 4) for s, rs in per_seed.items()},
+                   "per_type": {t: [q.successes, q.n] for t, q in per_type(pooled).items()}}
+            if method != "warm-start":
+                # Greedy evaluation: the warm start's episode of an item is the same for every training seed, so
+                # it is paired with each seed's episode of that item (seed = training seed on both sides).
+                a = [{**r, "seed": s} for s in args.seeds for r in warm]
+                b = [{**r, "seed": s} for s, rs in per_seed.items() for r in rs]
+                c = compare_runs(a, b, names=("SFT warm start", f"SFT + {method.upper()}"))
+                row["vs_warm_start"] = {"difference": c.difference, "ci": [c.ci.low, c.ci.high], "p_value": c.p_value,
+                                        "warm_better": c.a_better, "method_better": c.b_better, "items": c.n_items,
+                                        "verdict": c.verdict}
+            table[backend][method] = row
+    return table
+
+
+def training_logs(out: Path, args) -> dict:
+    """Per run: the logged curves that say whether RL did anything (reward, loss, logprob gap, s/step)."""
+    logs: dict = {}
+    for method in args.methods:
+        for seed in args.seeds:
+            run = out / f"{method}-seed{seed}" / ("dpo" if method == "dpo" else "")
+            state = next(iter(sorted(run.glob("final/trainer_state.json"))), None)
+            if state is None:
+                continue
+            history = json.loads(state.read_text())["log_history"]
+            keys = ("reward", "loss", "logprob_gap/max", "logprob_gap/mean", "rewards/margins", "rewards/accuracies",
+                    "zero_std_groups", "frac_reward_zero_std", "step_time")
+            curves = {k: [(e["step"], e[k]) for e in history if k in e] for k in keys}
+            logs[f"{method}-seed{seed}"] = {k: v for k, v in curves.items() if v}
+            summary = [e for e in history if "train_runtime" in e]
+            if summary:
+                logs[f"{method}-seed{seed}"]["train_runtime_s"] = summary[-1]["train_runtime"]
+                logs[f"{method}-seed{seed}"]["steps"] = summary[-1]["step"]
+            if method == "dpo":
+                pairs = out / f"dpo-seed{seed}" / "pairs_trajectory.jsonl"
+                explore = out / f"dpo-seed{seed}" / "explore" / "summary.json"
+                logs[f"dpo-seed{seed}"]["pairs"] = sum(1 for _ in pairs.open()) if pairs.exists() else 0
+                if explore.exists():
+                    logs[f"dpo-seed{seed}"]["explore_success"] = json.loads(explore.read_text())["success"]["rate"]
+    return logs
+
+
+def plot(table: dict, logs: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 3, figsize=(14, 3.6))
+    rows = table["sqlite"]
+    names = list(rows)
+    rates = [rows[n]["rate"] for n in names]
+    errs = [[r - rows[n]["ci"][0] for n, r in zip(names, rates, strict=True)],
+            [rows[n]["ci"][1] - r for n, r in zip(names, rates, strict=True)]]
+    axes[0].bar(names, rates, yerr=errs, capsize=6, color=["#888", "#37a", "#3a7"][: len(names)])
+    axes[0].set(title="held-out DB Bench success (95% Wilson CI)", ylim=(0, 1))
+    for label, curves in logs.items():
+        if "reward" in curves:
+            axes[1].plot(*zip(*curves["reward"], strict=True), label=label)
+        if "rewards/margins" in curves:
+            axes[2].plot(*zip(*curves["rewards/margins"], strict=True), label=label)
+    axes[1].set(title="GRPO mean reward per step", xlabel="step")
+    axes[2].set(title="DPO reward margin (chosen - rejected)", xlabel="step")
+    for ax in axes[1:]:
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+
+
+def write_report(out: Path, args, timings: dict) -> Path:
+    from agentbench_tuning.records import write_json_atomic
+
+    table, logs = summarize(out, args), training_logs(out, args)
+    report = {"command": COMMAND, "warm_start": args.warm_start, "seeds": args.seeds, "methods": args.methods,
+              "table": table, "training": logs, "timings": timings, "date": time.strftime("%Y-%m-%d"),
+              "machine": f"{os.cpu_count()} CPU cores, no GPU", "load_avg_end": os.getloadavg()}
+    write_json_atomic(out / "report.json", report)
+    plot(table, logs, out / "rl_learning.png")
+    lines = ["# RL after SFT: GRPO and DPO on held-out DB Bench tasks (SmolLM2-135M, CPU)", "", f"`{COMMAND}`", "",
+             f"Warm start: `{args.warm_start}`. Training seeds {args.seeds}; greedy evaluation on "
+             f"{args.heldout} generated tasks on held-out tables.", ""]
+    for backend, rows in table.items():
+        lines += [f"## {backend}", "", "| model | success | 95% CI | per training seed | vs warm start (paired) |",
+                  "|---|---|---|---|---|"]
+        for name, row in rows.items():
+            vs = row.get("vs_warm_start")
+            paired = (f"{vs['difference']:+.3f} [{vs['ci'][0]:+.3f}, {vs['ci'][1]:+.3f}], items better/worse "
+                      f"{vs['method_better']}/{vs['warm_better']}, p = {vs['p_value']:.3g}") if vs else ""
+            lines.append(f"| {name} | {row['successes']}/{row['n']} = {row['rate']:.3f} | "
+                         f"[{row['ci'][0]:.3f}, {row['ci'][1]:.3f}] | {row['per_seed']} | {paired} |")
+        lines += ["", "Per type (successes/episodes): " + "; ".join(
+            f"{name}: " + ", ".join(f"{t} {s}/{n}" for t, (s, n) in sorted(row["per_type"].items()))
+            for name, row in rows.items()), ""]
+        lines += [f"- {row['vs_warm_start']['verdict']}" for row in rows.values() if "vs_warm_start" in row] + [""]
+    lines += ["## Training", ""]
+    for label, curves in logs.items():
+        facts = [f"{curves.get('steps', '?')} steps in {curves.get('train_runtime_s', 0):.0f} s"]
+        for key in ("reward", "loss", "rewards/margins", "logprob_gap/max"):
+            if key in curves:
+                values = [v for _, v in curves[key]]
+                facts.append(f"{key} {values[0]:.3f} -> {values[-1]:.3f}" + (f" (max {max(values):.2g})" if "gap" in key else ""))
+        if "pairs" in curves:
+            facts.append(f"exploration success {curves.get('explore_success', float('nan')):.3f}, {curves['pairs']} pairs")
+        lines.append(f"- {label}: " + "; ".join(facts))
+    lines += ["", f"Timings (s): {timings}; machine: {report['machine']}, load at the end {report['load_avg_end']}.",
+              "", "![curves](rl_learning.png)"]
+    (out / "report.md").write_text("\n".join(lines) + "\n")
+    if args.publish:
+        RESULTS.mkdir(exist_ok=True)
+        shutil.copy(out / "report.md", RESULTS / "rl_learning.md")
+        shutil.copy(out / "report.json", RESULTS / "rl_learning.json")
+        shutil.copy(out / "rl_learning.png", RESULTS / "rl_learning.png")
+    print("\n".join(lines))
+    return out / "report.md"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("stage", nargs="?", default="all", choices=["all", "report", "eval-one"])
+    parser.add_argument("--warm-start", required=True, help="the SFT model directory (full fine-tune)")
+    parser.add_argument("--prompt-file", required=True, help="the DB Bench prompt file the warm start was trained with")
+    parser.add_argument("--out", type=Path, default=Path("runs/rl-learning"))
+    parser.add_argument("--seeds", default="0,1", help="training seeds per method")
+    parser.add_argument("--methods", default="grpo,dpo")
+    parser.add_argument("--heldout", type=int, default=120)
+    parser.add_argument("--train-tasks", type=int, default=128)
+    parser.add_argument("--grpo-steps", type=int, default=20)
+    parser.add_argument("--grpo-lr", type=float, default=2e-4)
+    parser.add_argument("--grpo-tasks", type=int, default=128)
+    parser.add_argument("--dpo-lr", type=float, default=2e-4)
+    parser.add_argument("--dpo-tasks", type=int, default=64)
+    parser.add_argument("--max-new-tokens", type=int, default=96)
+    parser.add_argument("--mysql", action="store_true", help="also evaluate on MariaDB (`abtune db start`)")
+    parser.add_argument("--label", help="eval-one: which model")
+    parser.add_argument("--publish", action="store_true", help="copy the report to benchmarks/results/rl_learning.*")
+    args = parser.parse_args()
+    args.seeds = [int(s) for s in args.seeds.split(",")]
+    args.methods = [m for m in args.methods.split(",") if m]
+    if args.stage == "eval-one":
+        return eval_one(args)
+    if args.stage == "report":
+        timings = json.loads((args.out / "timings.json").read_text()) if (args.out / "timings.json").exists() else {}
+        write_report(args.out, args, timings)
+        return
+    if not (Path(args.warm_start) / "config.json").is_file():
+        raise SystemExit(f"--warm-start {args.warm_start}: no model there; make it with benchmarks/learning.py "
+                         "--preset both-cpu --seeds 0 --out runs/learning-both")
+    started = time.perf_counter()
+    files = prepare(args.out, args.heldout, args.train_tasks)
+    timings = {"train": run_parallel(train_commands(args.out, files, args), args.out / "logs")}
+    timings["eval"] = run_parallel(eval_commands(args), args.out / "logs")
+    timings["wall_s"] = round(time.perf_counter() - started, 1)
+    (args.out / "timings.json").write_text(json.dumps(timings, indent=1))
+    write_report(args.out, args, timings)
+
+
+if __name__ == "__main__":
+    main()
