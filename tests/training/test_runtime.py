@@ -14,15 +14,14 @@ from pathlib import Path
 import pytest
 
 from agentbench_tuning.config import TrainSettings
-from agentbench_tuning.training.runtime import (
-    _KernelsProbeFilter,
+from agentbench_tuning.training.resume import (
     checkpoint_problem,
     find_resume_checkpoint,
     finished_run,
     restore_final,
     scan_checkpoints,
-    training_arguments,
 )
+from agentbench_tuning.training.runtime import _KernelsProbeFilter, training_arguments
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -64,7 +63,7 @@ def test_auto_resume_takes_newest_complete_and_says_what_it_skipped(tmp_path, ca
     (tmp_path / "checkpoint-notes").mkdir()  # not a checkpoint name: ignored
     scan = scan_checkpoints(tmp_path)
     assert [p.name for p in scan.complete] == ["checkpoint-10", "checkpoint-2"]  # numeric order, not text
-    with caplog.at_level(logging.WARNING, logger="agentbench_tuning.training.runtime"):
+    with caplog.at_level(logging.WARNING, logger="agentbench_tuning.training.resume"):
         assert find_resume_checkpoint(str(tmp_path), "auto") == str(tmp_path / "checkpoint-10")
     assert caplog.messages == [
         f"skipping incomplete checkpoint {tmp_path / 'checkpoint-100'}: no model or adapter weights "

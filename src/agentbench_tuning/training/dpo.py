@@ -21,11 +21,10 @@ from typing import TYPE_CHECKING
 
 from agentbench_tuning.config import ConfigError
 from agentbench_tuning.rl_config import DPORunConfig
+from agentbench_tuning.training.resume import FinishedRun, finished_run
 from agentbench_tuning.training.runtime import (
-    FinishedRun,
     TrainResult,
     finished_result,
-    finished_run,
     lora_config,
     quiet_optional_kernels_probe,
     resume_plan,

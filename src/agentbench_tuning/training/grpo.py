@@ -24,11 +24,10 @@ from typing import Any
 
 from agentbench_tuning.config import EvalSettings
 from agentbench_tuning.rl_config import GRPORunConfig, GRPOSettings, GRPOTaskSettings
+from agentbench_tuning.training.resume import FinishedRun, finished_run
 from agentbench_tuning.training.runtime import (
-    FinishedRun,
     TrainResult,
     finished_result,
-    finished_run,
     lora_config,
     quiet_optional_kernels_probe,
     resume_plan,

@@ -8,7 +8,7 @@ covers exactly each assistant turn's content and its `<|im_end|>`, rendered by t
 
 Steps: load_policy -> prepare_sft_data -> build_sft_trainer -> train (resumes the newest complete
 checkpoint; a finished run is reported, not trained again) -> save the adapter + tokenizer + resolved config.
-The resume rules and the arguments shared with the other methods live in `training/runtime.py`.
+The resume rules live in `training/resume.py`, the arguments and train-and-save shared with the other methods in `training/runtime.py`.
 """
 
 from __future__ import annotations
@@ -20,11 +20,10 @@ from pathlib import Path
 
 from agentbench_tuning.chat import ContextReport
 from agentbench_tuning.config import SFTRunConfig, TrainSettings
+from agentbench_tuning.training.resume import FinishedRun, finished_run
 from agentbench_tuning.training.runtime import (
-    FinishedRun,
     TrainResult,
     finished_result,
-    finished_run,
     lora_config,
     quiet_optional_kernels_probe,
     resolve_precision,

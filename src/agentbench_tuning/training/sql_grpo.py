@@ -9,7 +9,7 @@ tables never reach training). Completion = one assistant turn. Rewards, each log
 of the table on SQLite or MySQL/MariaDB) and `dbbench_format` (1 when the harness accepts the turn), weighted by
 `grpo.correctness_weight` / `grpo.format_weight`. No rollout_func: one turn needs none.
 
-Steps: sql_prompts -> load_policy -> build_sql_grpo_trainer -> train (resume rules of training/runtime.py)
+Steps: sql_prompts -> load_policy -> build_sql_grpo_trainer -> train (resume rules of training/resume.py)
 -> save the adapter in `final/`.
 """
 
@@ -21,11 +21,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from agentbench_tuning.rl_config import SQLGRPORunConfig, SQLTaskSettings
+from agentbench_tuning.training.resume import FinishedRun, finished_run
 from agentbench_tuning.training.runtime import (
-    FinishedRun,
     TrainResult,
     finished_result,
-    finished_run,
     lora_config,
     quiet_optional_kernels_probe,
     resume_plan,
