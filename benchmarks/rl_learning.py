@@ -92,6 +92,18 @@ def train_commands(out: Path, files: dict, args) -> dict[str, list[str]]:
     return commands
 
 
+def method_lanes(commands: dict[str, list[str]], methods: list[str]) -> dict[str, list[str]]:
+    """One sequential chain per method (its training seeds, then their evaluations; the warm start's evaluation
+    joins the last chain), the chains side by side. A GRPO process (trainer + in-process vLLM engine) peaks
+    at ~13 GB with 4 rows per micro-batch, a DPO round at ~5 GB: two GRPO runs at once do not fit in 24 GB (the
+    kernel killed one), one per method does."""
+    import shlex
+
+    chains = {f"train-{m}": [k for k in commands if k.startswith((f"train-{m}-", f"eval-{m}-"))] for m in methods}
+    chains[f"train-{methods[-1]}"].append("eval-warm-start")
+    return {name: ["bash", "-c", " && ".join(shlex.join(commands[k]) for k in keys)] for name, keys in chains.items()}
+
+
 def adapters(out: Path, args) -> dict[str, str | None]:
     """label -> LoRA adapter on the warm start (None: the warm start itself)."""
     runs: dict[str, str | None] = {"warm-start": None}
@@ -175,7 +187,7 @@ def training_logs(out: Path, args) -> dict:
                 continue
             history = json.loads(state.read_text())["log_history"]
             keys = ("reward", "loss", "logprob_gap/max", "logprob_gap/mean", "rewards/margins", "rewards/accuracies",
-                    "zero_std_groups", "frac_reward_zero_std", "step_time")
+                    "episodes/success", "episodes/truncated", "groups/zero_std_count", "step_time", "rollout/seconds")
             curves = {k: [(e["step"], e[k]) for e in history if k in e] for k in keys}
             logs[f"{method}-seed{seed}"] = {k: v for k, v in curves.items() if v}
             summary = [e for e in history if "train_runtime" in e]
@@ -189,6 +201,14 @@ def training_logs(out: Path, args) -> dict:
                 if explore.exists():
                     logs[f"dpo-seed{seed}"]["explore_success"] = json.loads(explore.read_text())["success"]["rate"]
     return logs
+
+
+def eval_walls(out: Path) -> dict[str, float]:
+    """Seconds each held-out evaluation spent generating (vLLM, greedy), from its summary."""
+    walls = {}
+    for summary in sorted(out.glob("eval/*/*/summary.json")):
+        walls[f"{summary.parent.parent.name}/{summary.parent.name}"] = json.loads(summary.read_text())["generate_s"]
+    return walls
 
 
 def plot(table: dict, logs: dict, path: Path) -> None:
@@ -222,6 +242,7 @@ def write_report(out: Path, args, timings: dict) -> Path:
     from agentbench_tuning.records import write_json_atomic
 
     table, logs = summarize(out, args), training_logs(out, args)
+    timings = {**timings, "eval_generate_s": eval_walls(out)}
     report = {"command": COMMAND, "warm_start": args.warm_start, "seeds": args.seeds, "methods": args.methods,
               "table": table, "training": logs, "timings": timings, "date": time.strftime("%Y-%m-%d"),
               "machine": f"{os.cpu_count()} CPU cores, no GPU", "load_avg_end": os.getloadavg()}
@@ -246,7 +267,10 @@ def write_report(out: Path, args, timings: dict) -> Path:
     lines += ["## Training", ""]
     for label, curves in logs.items():
         facts = [f"{curves.get('steps', '?')} steps in {curves.get('train_runtime_s', 0):.0f} s"]
-        for key in ("reward", "loss", "rewards/margins", "logprob_gap/max"):
+        if "step_time" in curves:
+            times = sorted(v for _, v in curves["step_time"])
+            facts.append(f"s/step median {times[len(times) // 2]:.0f} (range {times[0]:.0f}-{times[-1]:.0f})")
+        for key in ("reward", "episodes/success", "loss", "rewards/margins", "logprob_gap/max"):
             if key in curves:
                 values = [v for _, v in curves[key]]
                 facts.append(f"{key} {values[0]:.3f} -> {values[-1]:.3f}" + (f" (max {max(values):.2g})" if "gap" in key else ""))
@@ -298,8 +322,8 @@ def main() -> None:
                          "--preset both-cpu --seeds 0 --out runs/learning-both")
     started = time.perf_counter()
     files = prepare(args.out, args.heldout, args.train_tasks)
-    timings = {"train": run_parallel(train_commands(args.out, files, args), args.out / "logs")}
-    timings["eval"] = run_parallel(eval_commands(args), args.out / "logs")
+    commands = {**train_commands(args.out, files, args), **eval_commands(args)}
+    timings = {"chains": run_parallel(method_lanes(commands, args.methods), args.out / "logs")}
     timings["wall_s"] = round(time.perf_counter() - started, 1)
     (args.out / "timings.json").write_text(json.dumps(timings, indent=1))
     write_report(args.out, args, timings)
