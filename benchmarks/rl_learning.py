@@ -82,25 +82,34 @@ def train_commands(out: Path, files: dict, args) -> dict[str, list[str]]:
                 f"train.output_dir={out / f'grpo-seed{seed}'}", f"train.seed={seed}", f"train.max_steps={args.grpo_steps}",
                 f"train.learning_rate={args.grpo_lr}", f"tasks.data={files['train']}", f"tasks.count={args.grpo_tasks}",
                 f"tasks.prompt_file={args.prompt_file}", f"tasks.env_seed={seed}"]
-        if "dpo" in args.methods:
-            commands[f"train-dpo-seed{seed}"] = abtune + [
-                "dpo-round", "--config", str(ROOT / "configs" / "dpo_learning_smollm2.yaml"), *common,
-                f"explore.out={out / f'dpo-seed{seed}'}", f"train.output_dir={out / f'dpo-seed{seed}' / 'dpo'}",
-                f"train.seed={seed}", f"train.learning_rate={args.dpo_lr}", f"explore.data={files['train']}",
-                f"explore.tasks={args.dpo_tasks}", f"explore.prompt_file={args.prompt_file}",
-                f"explore.seeds=[{seed}]"]
+        for method, level in (("dpo", "trajectory"), ("dpo-step", "step")):
+            if method in args.methods:  # both pair the same exploration (dpo-seedN/explore), at their own level
+                commands[f"train-{method}-seed{seed}"] = abtune + [
+                    "dpo-round", "--config", str(ROOT / "configs" / "dpo_learning_smollm2.yaml"), *common,
+                    f"explore.out={out / f'dpo-seed{seed}'}", f"train.output_dir={run_dir(out, method, seed)}",
+                    f"train.seed={seed}", f"train.learning_rate={args.dpo_lr}", f"explore.data={files['train']}",
+                    f"explore.tasks={args.dpo_tasks}", f"explore.prompt_file={args.prompt_file}",
+                    f"explore.seeds=[{seed}]", f"explore.level={level}", f"pairs.level={level}"]
     return commands
 
 
+def run_dir(out: Path, method: str, seed: int) -> Path:
+    """Where a method's training run of one seed writes (its adapter is `final/` there)."""
+    return out / f"dpo-seed{seed}" / "dpo" if method == "dpo" else out / f"{method}-seed{seed}"
+
+
 def method_lanes(commands: dict[str, list[str]], methods: list[str]) -> dict[str, list[str]]:
-    """One sequential chain per method (its training seeds, then their evaluations; the warm start's evaluation
-    joins the last chain), the chains side by side. A GRPO process (trainer + in-process vLLM engine) peaks
-    at ~13 GB with 4 rows per micro-batch, a DPO round at ~5 GB: two GRPO runs at once do not fit in 24 GB (the
-    kernel killed one), one per method does."""
+    """One sequential chain per method family, GRPO and DPO (its training seeds, then their evaluations; the warm
+    start's evaluation joins the last chain), the chains side by side. A GRPO process (trainer + in-process vLLM
+    engine) peaks at ~13 GB with 4 rows per micro-batch, a DPO round at ~5-12 GB: two GRPO runs at once do not
+    fit in 24 GB (the kernel killed one). The two DPO variants share one exploration, so they run in turn."""
     import shlex
 
-    chains = {f"train-{m}": [k for k in commands if k.startswith((f"train-{m}-", f"eval-{m}-"))] for m in methods}
-    chains[f"train-{methods[-1]}"].append("eval-warm-start")
+    chains: dict[str, list[str]] = {}
+    for m in methods:
+        chains.setdefault(f"train-{m.split('-')[0]}", []).extend(
+            k for k in commands if k.startswith((f"train-{m}-seed", f"eval-{m}-seed")))
+    chains[list(chains)[-1]].append("eval-warm-start")
     return {name: ["bash", "-c", " && ".join(shlex.join(commands[k]) for k in keys)] for name, keys in chains.items()}
 
 
@@ -109,7 +118,7 @@ def adapters(out: Path, args) -> dict[str, str | None]:
     runs: dict[str, str | None] = {"warm-start": None}
     for method in args.methods:
         for seed in args.seeds:
-            runs[f"{method}-seed{seed}"] = str(out / f"{method}-seed{seed}" / ("dpo/final" if method == "dpo" else "final"))
+            runs[f"{method}-seed{seed}"] = str(run_dir(out, method, seed) / "final")
     return runs
 
 
@@ -192,9 +201,8 @@ def training_logs(out: Path, args) -> dict:
     logs: dict = {}
     for method in args.methods:
         for seed in args.seeds:
-            run = out / f"{method}-seed{seed}" / ("dpo" if method == "dpo" else "")
-            state = next(iter(sorted(run.glob("final/trainer_state.json"))), None)
-            if state is None:
+            state = run_dir(out, method, seed) / "final" / "trainer_state.json"
+            if not state.is_file():
                 continue
             history = json.loads(state.read_text())["log_history"]
             keys = ("reward", "loss", "logprob_gap/max", "logprob_gap/mean", "rewards/margins", "rewards/accuracies",
@@ -205,12 +213,12 @@ def training_logs(out: Path, args) -> dict:
             if summary:
                 logs[f"{method}-seed{seed}"]["train_runtime_s"] = summary[-1]["train_runtime"]
                 logs[f"{method}-seed{seed}"]["steps"] = summary[-1]["step"]
-            if method == "dpo":
-                pairs = out / f"dpo-seed{seed}" / "pairs_trajectory.jsonl"
+            if method.startswith("dpo"):
+                pairs = out / f"dpo-seed{seed}" / ("pairs_step.jsonl" if method == "dpo-step" else "pairs_trajectory.jsonl")
                 explore = out / f"dpo-seed{seed}" / "explore" / "summary.json"
-                logs[f"dpo-seed{seed}"]["pairs"] = sum(1 for _ in pairs.open()) if pairs.exists() else 0
+                logs[f"{method}-seed{seed}"]["pairs"] = sum(1 for _ in pairs.open()) if pairs.exists() else 0
                 if explore.exists():
-                    logs[f"dpo-seed{seed}"]["explore_success"] = json.loads(explore.read_text())["success"]["rate"]
+                    logs[f"{method}-seed{seed}"]["explore_success"] = json.loads(explore.read_text())["success"]["rate"]
     return logs
 
 
@@ -234,7 +242,7 @@ def plot(table: dict, logs: dict, path: Path) -> None:
     rates = [rows[n]["rate"] for n in names]
     errs = [[r - rows[n]["ci"][0] for n, r in zip(names, rates, strict=True)],
             [rows[n]["ci"][1] - r for n, r in zip(names, rates, strict=True)]]
-    axes[0].bar(names, rates, yerr=errs, capsize=6, color=["#888", "#37a", "#3a7"][: len(names)])
+    axes[0].bar(names, rates, yerr=errs, capsize=6, color=["#888", "#37a", "#3a7", "#a73"][: len(names)])
     axes[0].set(title="held-out DB Bench success (95% Wilson CI)", ylim=(0, 1))
     for label, curves in logs.items():
         if "reward" in curves:
@@ -309,7 +317,8 @@ def main() -> None:
     parser.add_argument("--prompt-file", required=True, help="the DB Bench prompt file the warm start was trained with")
     parser.add_argument("--out", type=Path, default=Path("runs/rl-learning"))
     parser.add_argument("--seeds", default="0,1", help="training seeds per method")
-    parser.add_argument("--methods", default="grpo,dpo")
+    parser.add_argument("--methods", default="grpo,dpo,dpo-step",
+                        help="grpo | dpo (whole-trajectory pairs) | dpo-step (one turn at the first divergence)")
     parser.add_argument("--heldout", type=int, default=120)
     parser.add_argument("--train-tasks", type=int, default=128)
     parser.add_argument("--grpo-steps", type=int, default=20)
