@@ -43,7 +43,8 @@ class RoundResult:
 
 
 def _task_settings(cfg: DPORunConfig, out: Path) -> dict:
-    """EvalSettings fields selecting the generated training tasks of `explore`."""
+    """EvalSettings fields selecting the training tasks of `explore` (generated, or the first `explore.tasks` of
+    `explore.data`) and the prompt file the policy was trained with."""
     x = cfg.explore
     if x.benchmark == "alfworld-sim":
         return dict(games=x.tasks, game_seed=x.task_seed, prompt_file=x.prompt_file)
