@@ -148,8 +148,11 @@ def eval_one(args) -> None:
 
 
 def eval_commands(args) -> dict[str, list[str]]:
-    passed = [a for a in sys.argv[1:] if a not in ("--publish",)]
-    return {f"eval-{label}": [sys.executable, str(Path(__file__).resolve()), "eval-one", "--label", label, *passed]
+    """`eval-one` per model, with exactly the options it reads."""
+    shared = ["--warm-start", args.warm_start, "--prompt-file", args.prompt_file, "--out", str(args.out),
+              "--seeds", ",".join(map(str, args.seeds)), "--methods", ",".join(args.methods),
+              "--max-new-tokens", str(args.max_new_tokens)] + (["--mysql"] if args.mysql else [])
+    return {f"eval-{label}": [sys.executable, str(Path(__file__).resolve()), "eval-one", "--label", label, *shared]
             for label in adapters(args.out, args)}
 
 
