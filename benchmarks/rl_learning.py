@@ -11,6 +11,9 @@ here; RL training tasks come from another generator seed on training tables only
 checked disjoint) -> train, each training seed of each method as its own process, side by side:
   * GRPO: `abtune grpo --config configs/grpo_learning_smollm2.yaml` (multi-turn episodes, vLLM rollouts with
     the step's LoRA adapter hot-swapped, graded by the DB Bench grader on SQLite);
+  * GRPO on screened tasks (`grpo-screen`): the warm start first plays every training task 4 times as GRPO
+    samples (`abtune eval dbbench --temperature 0.8 --seeds 0,1,2,3`), then `configs/
+    grpo_learning_screened_smollm2.yaml` trains only on the tasks 1-3 of those 4 episodes solved;
   * DPO: `abtune dpo-round --config configs/dpo_learning_smollm2.yaml` (explore training tasks at temperature
     0.8, pair each failure with the expert's trajectory of the same task, DPO a fresh adapter whose reference is
     the warm start);
@@ -75,7 +78,19 @@ def train_commands(out: Path, files: dict, args) -> dict[str, list[str]]:
     abtune = [sys.executable, "-m", "agentbench_tuning.cli"]
     common = [f"model.name_or_path={args.warm_start}"]
     commands = {}
+    if "grpo-screen" in args.methods:  # the warm start's pass rate per training task, sampled as GRPO samples
+        commands["screen-grpo-screen"] = abtune + [
+            "eval", "dbbench", "--data", files["train"], "--agent", "model", "--model", args.warm_start,
+            "--engine", "vllm", "--prompt-file", args.prompt_file, "--temperature", "0.8",
+            "--seeds", ",".join(map(str, range(args.screen_samples))), "--max-new-tokens", str(args.max_new_tokens),
+            "--max-context", "1024", "--out", str(out / "screen")]
     for seed in args.seeds:
+        if "grpo-screen" in args.methods:
+            commands[f"train-grpo-screen-seed{seed}"] = abtune + [
+                "grpo", "--config", str(ROOT / "configs" / "grpo_learning_screened_smollm2.yaml"), *common,
+                f"train.output_dir={run_dir(out, 'grpo-screen', seed)}", f"train.seed={seed}",
+                f"tasks.data={files['train']}", f"tasks.prompt_file={args.prompt_file}", f"tasks.env_seed={seed}",
+                f"tasks.screen={out / 'screen'}", f"tasks.pass_rate=[{args.pass_rate}]"]
         if "grpo" in args.methods:
             commands[f"train-grpo-seed{seed}"] = abtune + [
                 "grpo", "--config", str(ROOT / "configs" / "grpo_learning_smollm2.yaml"), *common,
@@ -108,7 +123,7 @@ def method_lanes(commands: dict[str, list[str]], methods: list[str]) -> dict[str
     chains: dict[str, list[str]] = {}
     for m in methods:
         chains.setdefault(f"train-{m.split('-')[0]}", []).extend(
-            k for k in commands if k.startswith((f"train-{m}-seed", f"eval-{m}-seed")))
+            k for k in commands if k == f"screen-{m}" or k.startswith((f"train-{m}-seed", f"eval-{m}-seed")))
     chains[list(chains)[-1]].append("eval-warm-start")
     return {name: ["bash", "-c", " && ".join(shlex.join(commands[k]) for k in keys)] for name, keys in chains.items()}
 
@@ -245,7 +260,7 @@ def plot(table: dict, logs: dict, path: Path) -> None:
     rates = [rows[n]["rate"] for n in names]
     errs = [[r - rows[n]["ci"][0] for n, r in zip(names, rates, strict=True)],
             [rows[n]["ci"][1] - r for n, r in zip(names, rates, strict=True)]]
-    axes[0].bar(names, rates, yerr=errs, capsize=6, color=["#888", "#37a", "#3a7", "#a73"][: len(names)])
+    axes[0].bar(names, rates, yerr=errs, capsize=6, color=["#888", "#37a", "#59c", "#3a7", "#a73"][: len(names)])
     axes[0].set(title="held-out DB Bench success (95% Wilson CI)", ylim=(0, 1))
     for label, curves in logs.items():
         if "reward" in curves:
@@ -320,13 +335,16 @@ def main() -> None:
     parser.add_argument("--prompt-file", required=True, help="the DB Bench prompt file the warm start was trained with")
     parser.add_argument("--out", type=Path, default=Path("runs/rl-learning"))
     parser.add_argument("--seeds", default="0,1", help="training seeds per method")
-    parser.add_argument("--methods", default="grpo,dpo,dpo-step",
-                        help="grpo | dpo (whole-trajectory pairs) | dpo-step (one turn at the first divergence)")
+    parser.add_argument("--methods", default="grpo,grpo-screen,dpo,dpo-step",
+                        help="grpo | grpo-screen (GRPO on the tasks the warm start solves sometimes) | dpo "
+                             "(whole-trajectory pairs) | dpo-step (one turn at the first divergence)")
     parser.add_argument("--heldout", type=int, default=120)
     parser.add_argument("--train-tasks", type=int, default=128)
     parser.add_argument("--grpo-steps", type=int, default=20)
     parser.add_argument("--grpo-lr", type=float, default=2e-4)
     parser.add_argument("--grpo-tasks", type=int, default=128)
+    parser.add_argument("--screen-samples", type=int, default=4, help="grpo-screen: sampled episodes per task")
+    parser.add_argument("--pass-rate", default="0.25,0.75", help="grpo-screen: keep tasks with this pass rate")
     parser.add_argument("--dpo-lr", type=float, default=2e-4)
     parser.add_argument("--dpo-tasks", type=int, default=64)
     parser.add_argument("--max-new-tokens", type=int, default=96)

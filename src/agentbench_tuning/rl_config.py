@@ -179,6 +179,10 @@ class GRPOSettings:
     invalid_action_penalty: float = 0.0  # > 0 adds `invalid_actions` (-fraction of rejected actions) at this weight
     truncated: str = "mask"  # mask | keep: episodes cut by the context or a token budget get no loss when "mask"
     turn_weighting: str = "episode"  # episode: each of an episode's T per-turn rows weighs 1/T | token: weight 1
+    # Rows per forward/backward inside one micro-batch (None: the whole micro-batch at once). An ALFWorld episode
+    # is one row per turn, so a micro-batch can hold dozens of long rows; chunking bounds the activation memory
+    # (on CPU, SDPA keeps every layer's attention matrix for the backward) and gives the same gradient.
+    rows_per_backward: int | None = None
     logprob_gap: bool = True  # log |rollout logprob - trainer logprob| over model tokens every step (one forward)
     adapter_keep: int = 2  # vllm engine: per-step adapter directories kept on disk
     vllm_kv_cache_gb: float | None = None  # vllm engine: KV cache size (None: 0.25 GB on CPU, 8 GB on a GPU)
@@ -198,6 +202,13 @@ class GRPOTaskSettings:
     # dbbench: a v0.2 task file (e.g. `abtune data dbbench-gen` training split) instead of `count` generated
     # tasks; the first `count` of its tasks are used. Never the evaluation file.
     data: str | None = None
+    # Pass-rate filter, applied once before training (difficulty filtering as in DAPO/Polaris): `screen` is the
+    # run directory of a sampled evaluation of the starting model on `data` (`abtune eval dbbench --data <data>
+    # --temperature 0.8 --seeds 0,1,2,3 --out <screen>`); only tasks whose pass rate there lies in `pass_rate`
+    # [low, high] (inclusive) are trained. A task every sample solves, or every sample fails, makes a group with
+    # zero reward variance: no gradient, only rollout time.
+    screen: str | None = None
+    pass_rate: list[float] = field(default_factory=lambda: [0.0, 1.0])
 
 
 @dataclass(frozen=True)
@@ -230,6 +241,9 @@ class GRPORunConfig:
                 "the logprobs the loss compares against")
         if g.num_generations < 2:
             raise ConfigError(f"grpo.num_generations={g.num_generations}: a group needs at least 2 episodes")
+        if g.rows_per_backward is not None and g.rows_per_backward < 1:
+            raise ConfigError(f"grpo.rows_per_backward={g.rows_per_backward}: give a positive row count, or leave it "
+                              "unset to back-propagate each micro-batch at once")
         if r.adapter:
             raise ConfigError("rollout.adapter is set by GRPO itself each step; start from an SFT adapter with "
                               "model.name_or_path=<merged model> or leave it empty")
@@ -244,6 +258,12 @@ class GRPORunConfig:
         if k.data and k.benchmark != "dbbench":
             raise ConfigError(f"tasks.data is a DB Bench task file; tasks.benchmark={k.benchmark} generates its "
                               "training games (tasks.count, tasks.seed)")
+        if k.screen and not k.data:
+            raise ConfigError("tasks.screen filters the tasks of tasks.data (a screening evaluation ran on that file); "
+                              "set tasks.data to the file the screen evaluated")
+        if len(k.pass_rate) != 2 or not 0.0 <= k.pass_rate[0] <= k.pass_rate[1] <= 1.0:
+            raise ConfigError(f"tasks.pass_rate={k.pass_rate}: give [low, high] with 0 <= low <= high <= 1, e.g. "
+                              "[0.25, 0.75] to keep tasks that 1-3 of 4 screening samples solved")
         if g.invalid_action_penalty < 0:
             raise ConfigError(f"grpo.invalid_action_penalty={g.invalid_action_penalty}: a penalty is given as a "
                               "positive weight (it scales a negative reward)")

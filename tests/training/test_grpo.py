@@ -138,6 +138,53 @@ def test_tasks_from_a_dbbench_file_take_its_first_count_tasks(tmp_path):
                                    "tasks.benchmark=alfworld-sim"])
 
 
+def test_a_screen_keeps_the_tasks_whose_sampled_pass_rate_is_in_range(tmp_path):
+    import json
+
+    from agentbench_tuning.config import EvalRunConfig, EvalSettings, ModelConfig
+    from agentbench_tuning.envs.dbbench.generate import DBGenConfig, generate
+    from agentbench_tuning.envs.dbbench.sqlite_backend import SQLiteBackend
+    from agentbench_tuning.eval.runner import evaluate
+    from agentbench_tuning.training.grpo import load_tasks
+
+    backend = SQLiteBackend()
+    samples = [g.task.to_sample() for g in generate(DBGenConfig(n=3, seed=0), backend)]
+    backend.close()
+    data = tmp_path / "tasks.jsonl"
+    data.write_text("".join(json.dumps(s) + "\n" for s in samples))
+    screen = tmp_path / "screen"
+    evaluate(EvalRunConfig(ModelConfig(name_or_path=""),
+                           eval=EvalSettings(benchmark="dbbench", agent="oracle", data=str(data), out=str(screen))))
+    # A second sample of tasks 0 and 2 that failed: pass rates 0.5, 1.0, 0.5.
+    records = [json.loads(line) for line in (screen / "records.jsonl").read_text().splitlines()]
+    with (screen / "records.jsonl").open("a") as fh:
+        for r in records:
+            if r["index"] != 1:
+                fh.write(json.dumps({**r, "seed": 1, "success": False, "reward": 0.0}) + "\n")
+
+    def keys(*overrides):
+        cfg = load_config(None, "grpo", ["rollout.sampling.temperature=1.0", f"tasks.data={data}",
+                                         f"tasks.screen={screen}", *overrides])
+        return [k.spec.index for k in load_tasks(cfg.tasks).values()]
+
+    assert keys("tasks.pass_rate=[0.25,0.75]") == [0, 2]
+    assert keys("tasks.pass_rate=[0.75,1.0]") == [1]
+    assert keys() == [0, 1, 2]
+    with pytest.raises(ConfigError, match=r"no task of tasks.data has a pass rate in tasks.pass_rate=\[0.0, 0.25\]"):
+        keys("tasks.pass_rate=[0.0,0.25]")
+    other = tmp_path / "other.jsonl"
+    other.write_text("".join(json.dumps(s) + "\n" for s in samples[:2]))
+    with pytest.raises(ConfigError, match="sha256 differ"):
+        load_tasks(load_config(None, "grpo", ["rollout.sampling.temperature=1.0", f"tasks.data={other}",
+                                              f"tasks.screen={screen}"]).tasks)
+    with pytest.raises(ConfigError, match="not an evaluation run directory"):
+        keys(f"tasks.screen={tmp_path / 'nowhere'}")
+    with pytest.raises(ConfigError, match="tasks.screen filters the tasks of tasks.data"):
+        load_config(None, "grpo", ["rollout.sampling.temperature=1.0", f"tasks.screen={screen}"])
+    with pytest.raises(ConfigError, match=r"tasks.pass_rate=\[0.8, 0.2\]"):
+        keys("tasks.pass_rate=[0.8,0.2]")
+
+
 GRPO_YAMLS = sorted((Path(__file__).resolve().parents[2] / "configs").glob("grpo_*.yaml"))
 
 
@@ -147,11 +194,12 @@ def test_every_grpo_yaml_loads_and_names_its_launch_command(path):
 
     cfg = load_config(path, "grpo")
     assert launch_command(path).startswith("abtune grpo --config configs/" + path.name)
-    if path.name == "grpo_learning_smollm2.yaml":  # CPU memory: a named departure, longer episodes get no loss
+    cpu_learning = path.name.startswith("grpo_learning_")
+    if cpu_learning:  # CPU memory: a named departure, longer episodes get no loss
         assert (cfg.rollout.limits.max_context, cfg.grpo.truncated) == (1024, "mask")
     else:
         assert cfg.rollout.limits.max_context == 8192
-    if path.name not in ("grpo_debug.yaml", "grpo_learning_smollm2.yaml"):  # the two CPU presets
+    if path.name != "grpo_debug.yaml" and not cpu_learning:  # the CPU presets
         assert cfg.train.precision == "bf16" and cfg.model.name_or_path.startswith("Qwen/")
         assert ("qlora" in path.name) == (cfg.model.quantization == "4bit")
 
@@ -346,6 +394,44 @@ def test_alfworld_every_model_turn_is_trained_under_its_exact_prompt(alfworld_ru
     successes = [sum(e.success for e in episodes) / len(episodes) for episodes, _ in steps]
     assert result.curve("rewards/alfworld_success/mean") == pytest.approx(successes)
     assert any(s > 0 for s in successes)
+
+
+@pytest.mark.slow
+def test_rows_per_backward_gives_the_micro_batch_gradient_a_row_at_a_time(alfworld_run):
+    # ALFWorld micro-batches hold several per-turn rows; chunked, each row is forwarded and back-propagated on
+    # its own (bounded activation memory) and the summed gradient and the logged loss are the micro-batch's.
+    _, _, losses, _, trainer = alfworld_run
+    batch = max(losses, key=lambda b: int((b["tool_mask"].sum(1) > 0).sum()))
+    rows = batch["completion_ids"].size(0)
+    assert int((batch["tool_mask"].sum(1) > 0).sum()) >= 2
+    model = trainer.model
+    model.train()
+    params = [p for p in model.parameters() if p.requires_grad]
+    inner = trainer._compute_loss
+
+    def gradient(size):
+        calls = []
+        trainer.rows_per_backward = size
+        trainer._compute_loss = lambda m, inputs: calls.append(inputs["completion_ids"].size(0)) or inner(m, inputs)
+        model.zero_grad(set_to_none=True)
+        try:
+            loss = type(trainer).compute_loss(trainer, model, batch)
+            trainer.accelerator.backward(loss)
+        finally:
+            del trainer._compute_loss
+            trainer.rows_per_backward = None
+        return loss.item(), [p.grad.clone() for p in params], calls
+
+    whole_loss, whole, whole_calls = gradient(None)
+    chunk_loss, chunked, chunk_calls = gradient(1)
+    assert whole_calls == [rows] and chunk_calls == [1] * rows
+    assert chunk_loss == pytest.approx(whole_loss, rel=1e-5, abs=1e-8)
+    assert any(g.abs().sum() > 0 for g in whole)
+    for a, b in zip(whole, chunked, strict=True):
+        torch.testing.assert_close(b, a, rtol=1e-4, atol=1e-8)
+    model.zero_grad(set_to_none=True)
+    with pytest.raises(ConfigError, match="grpo.rows_per_backward=0"):
+        grpo_config(Path("unused"), "dbbench", "grpo.rows_per_backward=0")
 
 
 @pytest.mark.slow

@@ -65,7 +65,7 @@ def run_identity(cfg: EvalRunConfig) -> dict[str, Any]:
     for key in ("data", "split", "game_dir", "prompt_file", "responses"):
         value = getattr(e, key)
         if value:
-            identity[key] = {"path": str(value), "sha256": _hash_path(value)}
+            identity[key] = {"path": str(value), "sha256": hash_path(value)}
     if e.benchmark == "dbbench":
         identity.update(backend=e.backend, compare=e.compare, allow_broken_tables=e.allow_broken_tables)
     if e.benchmark == "alfworld-sim":
@@ -74,11 +74,11 @@ def run_identity(cfg: EvalRunConfig) -> dict[str, Any]:
         identity.update(model=cfg.model.name_or_path, adapter=r.adapter, engine=r.engine, dtype=r.dtype,
                         base_url=r.base_url, sampling=asdict(r.sampling), max_context=r.limits.max_context)
         if r.adapter:
-            identity["adapter_sha256"] = _hash_path(r.adapter)
+            identity["adapter_sha256"] = hash_path(r.adapter)
     return identity
 
 
-def _hash_path(path: str | Path) -> str | None:
+def hash_path(path: str | Path) -> str | None:
     """sha256 of a file, or of every file below a folder (sorted names + contents); None if absent."""
     path = Path(path)
     if not path.exists():

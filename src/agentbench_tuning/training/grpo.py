@@ -36,7 +36,7 @@ from agentbench_tuning.training.runtime import (
 )
 
 __all__ = ["GRPOResult", "GRPOSetup", "build_grpo_trainer", "grpo_args", "grpo_trainer_for", "load_tasks",
-           "reward_functions", "run_grpo", "task_dataset", "train"]
+           "reward_functions", "run_grpo", "screen_pass_rates", "task_dataset", "train"]
 
 logger = logging.getLogger(__name__)
 
@@ -104,7 +104,57 @@ def load_tasks(tasks: GRPOTaskSettings) -> dict:
 
     bench = get_benchmark(tasks.benchmark)
     specs = bench.load_tasks(eval_settings(tasks)) if tasks.data else bench.sft_tasks(tasks.count, tasks.seed)
+    if tasks.screen:
+        specs = screened(specs, tasks)
     return {task_prompt(tasks.benchmark, s.index, tasks.env_seed): TaskKey(s, tasks.env_seed) for s in specs}
+
+
+def screen_pass_rates(screen: str | Path, data: str | Path) -> dict[int, tuple[int, int]]:
+    """{task index: (successes, episodes)} of a screening evaluation (`abtune eval` run directory) of `data`;
+    a `ConfigError` when the run evaluated another file or has no episodes."""
+    import json
+
+    from agentbench_tuning.config import ConfigError
+    from agentbench_tuning.eval.runner import hash_path
+    from agentbench_tuning.records import TASK_ERROR, latest_records
+
+    run = Path(screen)
+    identity_path, records_path = run / "identity.json", run / "records.jsonl"
+    if not identity_path.exists() or not records_path.exists():
+        raise ConfigError(f"tasks.screen={screen}: not an evaluation run directory (no identity.json / records.jsonl); "
+                          "run `abtune eval dbbench --data <tasks.data> --temperature 0.8 --seeds 0,1,2,3 --out "
+                          f"{screen}` with the starting model first")
+    screened_data = json.loads(identity_path.read_text(encoding="utf-8")).get("data") or {}
+    if screened_data.get("sha256") != hash_path(data):
+        raise ConfigError(f"tasks.screen={screen} evaluated {screened_data.get('path')!r}, not tasks.data={data} "
+                          "(the files' sha256 differ); screen the file you train on")
+    rates: dict[int, tuple[int, int]] = {}
+    for record in latest_records(records_path):
+        if record["status"] == TASK_ERROR:
+            continue
+        wins, n = rates.get(record["index"], (0, 0))
+        rates[record["index"]] = (wins + int(record["success"]), n + 1)
+    if not rates:
+        raise ConfigError(f"tasks.screen={screen}: {records_path} has no graded episodes")
+    return rates
+
+
+def screened(specs: list, tasks: GRPOTaskSettings) -> list:
+    """The tasks whose screening pass rate lies in `tasks.pass_rate` (tasks the screen did not play are left
+    out); a `ConfigError` when none is left."""
+    from agentbench_tuning.config import ConfigError
+
+    assert tasks.screen and tasks.data
+    rates = screen_pass_rates(tasks.screen, tasks.data)
+    low, high = tasks.pass_rate
+    kept = [s for s in specs if s.index in rates and low <= rates[s.index][0] / rates[s.index][1] <= high]
+    unscreened = sum(1 for s in specs if s.index not in rates)
+    logger.info("tasks.screen: %d of %d tasks have a pass rate in [%g, %g] (%d not screened)", len(kept),
+                len(specs), low, high, unscreened)
+    if not kept:
+        raise ConfigError(f"tasks.screen={tasks.screen}: no task of tasks.data has a pass rate in "
+                          f"tasks.pass_rate={tasks.pass_rate}; widen the range or screen more samples per task")
+    return kept
 
 
 def task_dataset(task_keys: dict) -> Any:
@@ -172,6 +222,7 @@ def grpo_trainer_for(cfg: GRPORunConfig, policy: Any, task_keys: dict, make_env:
         truncated=cfg.grpo.truncated,
         turn_weighting=cfg.grpo.turn_weighting,
         measure_logprob_gap=cfg.grpo.logprob_gap,
+        rows_per_backward=cfg.grpo.rows_per_backward,
     )
     return trainer, rollout
 

@@ -26,8 +26,11 @@ What the override does, per generation batch:
    logits) and computes `old_per_token_logps` / reference logprobs where TRL would.
 
 Memory: a micro-batch holds (rows of the generation batch) / steps_per_generation rows, and an ALFWorld
-episode gives one row per turn; raise `grpo.steps_per_generation` with `train.gradient_accumulation_steps`
-to keep micro-batches small on a GPU.
+episode gives one row per turn. `rows_per_backward` (`grpo.rows_per_backward`) runs the loss of a micro-batch a
+few rows at a time, back-propagating each chunk before the next forward (the "dapo" loss is a sum over tokens
+divided by the generation batch's token count, so the chunks' gradients add up to the micro-batch's exactly);
+the peak activation memory is then that of `rows_per_backward` rows, whatever the episode length. Under DDP the
+earlier chunks back-propagate inside `no_sync`, so gradients are all-reduced once per micro-batch as before.
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ import math
 from dataclasses import dataclass
 
 import torch
+from accelerate.utils import DistributedType
 from trl import GRPOTrainer
 from trl.models.utils import disable_gradient_checkpointing
 from trl.trainer.utils import nanmax, nanstd, pad, use_adapter
@@ -93,10 +97,11 @@ def logprob_gap(trainer_logps: torch.Tensor, sampler_logps: torch.Tensor, mask: 
 
 class MultiTurnGRPOTrainer(GRPOTrainer):
     """GRPOTrainer over whole episodes; see the module docstring. Extra arguments: `truncated` ("mask" | "keep"),
-    `turn_weighting` ("episode" | "token"), `measure_logprob_gap` (one extra no-grad forward per step)."""
+    `turn_weighting` ("episode" | "token"), `measure_logprob_gap` (one extra no-grad forward per step),
+    `rows_per_backward` (None: a micro-batch in one backward; n: n rows at a time, the same gradient)."""
 
     def __init__(self, *args, truncated: str = "mask", turn_weighting: str = "episode",
-                 measure_logprob_gap: bool = True, **kwargs):
+                 measure_logprob_gap: bool = True, rows_per_backward: int | None = None, **kwargs):
         super().__init__(*args, **kwargs)
         if self.rollout_func is None:
             raise ValueError("MultiTurnGRPOTrainer needs rollout_func (grpo_rollout.EpisodeRollout)")
@@ -106,7 +111,29 @@ class MultiTurnGRPOTrainer(GRPOTrainer):
         self.truncated_policy = truncated
         self.turn_weighting = turn_weighting
         self.measure_logprob_gap = measure_logprob_gap
+        self.rows_per_backward = rows_per_backward
+        if rows_per_backward and self.accelerator.distributed_type == DistributedType.DEEPSPEED:
+            raise ValueError("grpo.rows_per_backward back-propagates several times per micro-batch, which DeepSpeed's "
+                             "engine does not allow; leave it unset and raise grpo.steps_per_generation instead")
         self.last_rows: list[Row] = []  # the rows of the latest generation batch (tests, notebooks)
+
+    def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+        """TRL's loss; with `rows_per_backward`, every chunk but the last is back-propagated here and the last is
+        returned (plus the others' detached values, so the logged loss is the micro-batch's) for the Trainer's
+        own backward."""
+        rows = inputs["completion_ids"].size(0)
+        size = self.rows_per_backward
+        if return_outputs or not size or rows <= size or not model.training:
+            return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
+        parts = [{key: value[start : start + size] if torch.is_tensor(value) and value.dim() and value.size(0) == rows
+                  else value for key, value in inputs.items()} for start in range(0, rows, size)]
+        done = torch.zeros((), device=self.accelerator.device)
+        for part in parts[:-1]:
+            with self.accelerator.no_sync(model):
+                loss = self._compute_loss(model, part)
+                self.accelerator.backward(loss)
+            done = done + loss.detach()
+        return self._compute_loss(model, parts[-1]) + done
 
     # ------------------------------------------------------------------ the override
 
