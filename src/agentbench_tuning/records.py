@@ -26,6 +26,7 @@ A record (`RECORD_KEYS`, all present):
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from collections.abc import Iterable, Iterator
@@ -178,3 +179,17 @@ def write_jsonl(path: str | Path, rows: Iterable[dict[str, Any]]) -> int:
 def sampled_turns(record: dict[str, Any]) -> list[str]:
     """The agent's own outputs in order: what a replay agent plays back to reproduce the episode."""
     return [m["content"] for m in record["messages"] if m["role"] == "assistant" and m.get("sampled")]
+
+
+def hash_path(path: str | Path) -> str | None:
+    """sha256 of a file, or of every file below a folder (sorted names + contents); None if absent. Run identities
+    (`identity.json`) record it for their input files, so a reader can check which file a run saw."""
+    path = Path(path)
+    if not path.exists():
+        return None
+    digest = hashlib.sha256()
+    files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
+    for file in files:
+        digest.update(str(file.relative_to(path) if file != path else file.name).encode())
+        digest.update(file.read_bytes())
+    return digest.hexdigest()

@@ -43,6 +43,9 @@ class PairSettings:
 class DPOSettings:
     beta: float = 0.1
     loss_type: str = "sigmoid"  # sigmoid | sigmoid_norm (length-normalised log-ratios)
+    # > 0 adds TRL's "sft" loss at this weight: the mean NLL of the chosen side's trained tokens (RPO; LLaMA-Factory's
+    # pref_ftx). It keeps the chosen responses likely, the usual guard against DPO lowering both sides.
+    sft_weight: float = 0.0
     # A LoRA adapter to start from (e.g. the SFT run's final/); the reference is then a frozen copy of it
     # (TRL's "ref" adapter). None: a fresh adapter, and the reference is the base with the adapter disabled.
     init_adapter: str | None = None
@@ -90,6 +93,8 @@ class DPORunConfig:
             raise ConfigError("model.quantization and dpo.init_adapter need lora.enabled=true")
         if d.beta <= 0:
             raise ConfigError(f"dpo.beta must be positive, got {d.beta}")
+        if d.sft_weight < 0:
+            raise ConfigError(f"dpo.sft_weight must be >= 0 (0 = no SFT term), got {d.sft_weight}")
         if not 0 <= p.eval_fraction < 1:
             raise ConfigError(f"pairs.eval_fraction must be in [0, 1), got {p.eval_fraction}")
         if p.max_length < 16:

@@ -157,7 +157,7 @@ def masked_logps(model, batch) -> torch.Tensor:
     return (token_logps * batch["completion_mask"][:, 1:]).sum(-1)
 
 
-def dpo_loss_by_hand(model, batch, beta: float, normalise: bool) -> float:
+def dpo_loss_by_hand(model, batch, beta: float, normalise: bool, sft_weight: float = 0.0) -> float:
     with torch.no_grad():
         policy = masked_logps(model, batch)
         with model.disable_adapter():
@@ -166,22 +166,31 @@ def dpo_loss_by_hand(model, batch, beta: float, normalise: bool) -> float:
     if normalise:
         ratios = ratios / batch["completion_mask"].sum(-1)
     chosen, rejected = ratios.chunk(2)
-    return float(-torch.nn.functional.logsigmoid(beta * (chosen - rejected)).mean())
+    loss = float(-torch.nn.functional.logsigmoid(beta * (chosen - rejected)).mean())
+    if sft_weight:  # the chosen rows' mean NLL per trained token (observation tokens excluded)
+        half = batch["completion_mask"].size(0) // 2
+        chosen_mask = batch["completion_mask"][:half, 1:]
+        with torch.no_grad():
+            chosen_nll = -masked_logps(model, {k: v[:half] for k, v in batch.items()}).sum() / chosen_mask.sum()
+        loss += sft_weight * float(chosen_nll)
+    return loss
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("loss_type", ["sigmoid", "sigmoid_norm"])
-def test_two_dpo_steps_move_lora_only_and_loss_matches_hand(tmp_path, loss_type):
+@pytest.mark.parametrize("loss_type,sft_weight", [("sigmoid", 0.0), ("sigmoid_norm", 0.0), ("sigmoid", 0.5)])
+def test_two_dpo_steps_move_lora_only_and_loss_matches_hand(tmp_path, loss_type, sft_weight):
     from agentbench_tuning.training.dpo import build_dpo_trainer, train
 
-    cfg = dpo_config(tmp_path, f"dpo.loss_type={loss_type}", "dpo.beta=0.5")
+    cfg = dpo_config(tmp_path, f"dpo.loss_type={loss_type}", "dpo.beta=0.5", f"dpo.sft_weight={sft_weight}")
     setup = build_dpo_trainer(cfg)
     model = setup.trainer.model
     before_lora, before_base = snapshot(model, True), snapshot(model, False)
     result = train(setup, cfg)
     assert result.global_step == 2
-    # a fresh adapter (B = 0) is the reference itself: the first loss is log 2 exactly
-    assert result.curve("loss")[0] == pytest.approx(math.log(2), abs=1e-6)
+    if not sft_weight:  # a fresh adapter (B = 0) is the reference itself: the first loss is log 2 exactly
+        assert result.curve("loss")[0] == pytest.approx(math.log(2), abs=1e-6)
+    else:
+        assert result.curve("loss")[0] > math.log(2) + 1.0  # plus half the random model's chosen-token NLL
     after_lora, after_base = snapshot(model, True), snapshot(model, False)
     moved = [n for n in before_lora if "lora_B" in n and not torch.equal(before_lora[n], after_lora[n])]
     assert len(moved) == len([n for n in before_lora if "lora_B" in n]) > 0
@@ -193,7 +202,7 @@ def test_two_dpo_steps_move_lora_only_and_loss_matches_hand(tmp_path, loss_type)
     batch = {k: v.to(model.device) for k, v in batch.items()}
     with torch.no_grad():
         trl_loss = float(setup.trainer.compute_loss(model, batch))
-    hand = dpo_loss_by_hand(model, batch, beta=0.5, normalise=loss_type == "sigmoid_norm")
+    hand = dpo_loss_by_hand(model, batch, beta=0.5, normalise=loss_type == "sigmoid_norm", sft_weight=sft_weight)
     assert hand != pytest.approx(math.log(2), abs=1e-4)
     assert trl_loss == pytest.approx(hand, abs=1e-4)
 

@@ -185,6 +185,28 @@ def test_a_screen_keeps_the_tasks_whose_sampled_pass_rate_is_in_range(tmp_path):
         keys("tasks.pass_rate=[0.8,0.2]")
 
 
+def test_unpadded_rows_drop_only_the_padding_the_chosen_rows_share():
+    from agentbench_tuning.training.grpo_trainer import unpadded_rows
+
+    batch = {
+        "prompt_ids": torch.tensor([[0, 0, 5, 6], [0, 7, 8, 9], [0, 0, 0, 4]]),
+        "prompt_mask": torch.tensor([[0, 0, 1, 1], [0, 1, 1, 1], [0, 0, 0, 1]]),
+        "completion_ids": torch.tensor([[1, 2, 0], [3, 0, 0], [4, 5, 6]]),
+        "completion_mask": torch.tensor([[1, 1, 0], [1, 0, 0], [1, 1, 1]]),
+        "tool_mask": torch.tensor([[1.0, 0.5, 0.0], [1.0, 0.0, 0.0], [0.0, 1.0, 1.0]]),
+        "advantages": torch.tensor([0.5, -0.5, 1.0]),
+        "num_items_in_batch": torch.tensor(6.0),
+    }
+    first = unpadded_rows(batch, 0, 1)
+    assert first["prompt_ids"].tolist() == [[5, 6]] and first["prompt_mask"].tolist() == [[1, 1]]
+    assert first["completion_ids"].tolist() == [[1, 2]] and first["tool_mask"].tolist() == [[1.0, 0.5]]
+    assert first["advantages"].tolist() == [0.5] and first["num_items_in_batch"] is batch["num_items_in_batch"]
+    two = unpadded_rows(batch, 0, 2)  # row 1's prompt starts earlier, row 0's completion ends later
+    assert two["prompt_ids"].tolist() == [[0, 5, 6], [7, 8, 9]] and two["completion_ids"].tolist() == [[1, 2], [3, 0]]
+    last = unpadded_rows(batch, 2, 3)
+    assert last["prompt_ids"].tolist() == [[4]] and last["completion_mask"].tolist() == [[1, 1, 1]]
+
+
 GRPO_YAMLS = sorted((Path(__file__).resolve().parents[2] / "configs").glob("grpo_*.yaml"))
 
 
@@ -412,7 +434,8 @@ def test_rows_per_backward_gives_the_micro_batch_gradient_a_row_at_a_time(alfwor
     def gradient(size):
         calls = []
         trainer.rows_per_backward = size
-        trainer._compute_loss = lambda m, inputs: calls.append(inputs["completion_ids"].size(0)) or inner(m, inputs)
+        trainer._compute_loss = lambda m, inputs: calls.append(
+            (inputs["completion_ids"].size(0), bool(inputs["prompt_mask"].all()))) or inner(m, inputs)
         model.zero_grad(set_to_none=True)
         try:
             loss = type(trainer).compute_loss(trainer, model, batch)
@@ -424,7 +447,7 @@ def test_rows_per_backward_gives_the_micro_batch_gradient_a_row_at_a_time(alfwor
 
     whole_loss, whole, whole_calls = gradient(None)
     chunk_loss, chunked, chunk_calls = gradient(1)
-    assert whole_calls == [rows] and chunk_calls == [1] * rows
+    assert whole_calls == [(rows, False)] and chunk_calls == [(1, True)] * rows  # chunks carry no padding
     assert chunk_loss == pytest.approx(whole_loss, rel=1e-5, abs=1e-8)
     assert any(g.abs().sum() > 0 for g in whole)
     for a, b in zip(whole, chunked, strict=True):

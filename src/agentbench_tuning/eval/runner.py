@@ -13,7 +13,6 @@ failure is not a grade). A lock file keeps two runs out of one directory.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import time
@@ -28,7 +27,7 @@ from agentbench_tuning.envs.base import EpisodeSpec
 from agentbench_tuning.envs.benchmarks import Benchmark, get_benchmark
 from agentbench_tuning.eval.stats import success_rate, summarize_records
 from agentbench_tuning.locks import RunLock
-from agentbench_tuning.records import RecordWriter, latest_records, write_json_atomic
+from agentbench_tuning.records import RecordWriter, hash_path, latest_records, write_json_atomic
 from agentbench_tuning.rollout.episodes import Trajectory, run_episodes
 from agentbench_tuning.rollout.generator import Generator
 
@@ -76,19 +75,6 @@ def run_identity(cfg: EvalRunConfig) -> dict[str, Any]:
         if r.adapter:
             identity["adapter_sha256"] = hash_path(r.adapter)
     return identity
-
-
-def hash_path(path: str | Path) -> str | None:
-    """sha256 of a file, or of every file below a folder (sorted names + contents); None if absent."""
-    path = Path(path)
-    if not path.exists():
-        return None
-    digest = hashlib.sha256()
-    files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
-    for file in files:
-        digest.update(str(file.relative_to(path) if file != path else file.name).encode())
-        digest.update(file.read_bytes())
-    return digest.hexdigest()
 
 
 def prepare_run_dir(out_dir: Path, identity: dict[str, Any], overwrite: bool) -> None:

@@ -10,7 +10,8 @@ adapter + tokenizer + resolved config in `final/`.
 The reference model: with a fresh adapter it is the base with the adapter disabled (no copy in memory); with
 `dpo.init_adapter` (e.g. the SFT adapter, ETO's recipe) TRL 1.16 adds a frozen copy of it named "ref" and the
 reference is the starting policy. Losses: `sigmoid` (DPO) and `sigmoid_norm` (log-ratios divided by the number
-of trained tokens of each side, so long trajectories do not dominate).
+of trained tokens of each side, so long trajectories do not dominate); `dpo.sft_weight` adds TRL's "sft" term
+(the chosen side's mean token NLL over its trained tokens, observations masked as in the log-ratios).
 """
 
 from __future__ import annotations
@@ -49,7 +50,8 @@ def dpo_args(cfg: DPORunConfig, has_eval: bool) -> DPOConfig:
     return DPOConfig(
         **training_arguments(t),
         beta=cfg.dpo.beta,
-        loss_type=[cfg.dpo.loss_type],
+        loss_type=[cfg.dpo.loss_type] + (["sft"] if cfg.dpo.sft_weight else []),
+        loss_weights=[1.0, cfg.dpo.sft_weight] if cfg.dpo.sft_weight else None,
         max_length=cfg.pairs.max_length,
         precompute_ref_log_probs=cfg.dpo.precompute_ref_log_probs,
         # Our rows are chosen/rejected ids + masks, not TRL's signature columns: keep them for the collator.

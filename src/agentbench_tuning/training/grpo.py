@@ -115,8 +115,7 @@ def screen_pass_rates(screen: str | Path, data: str | Path) -> dict[int, tuple[i
     import json
 
     from agentbench_tuning.config import ConfigError
-    from agentbench_tuning.eval.runner import hash_path
-    from agentbench_tuning.records import TASK_ERROR, latest_records
+    from agentbench_tuning.records import TASK_ERROR, hash_path, latest_records
 
     run = Path(screen)
     identity_path, records_path = run / "identity.json", run / "records.jsonl"
@@ -149,7 +148,7 @@ def screened(specs: list, tasks: GRPOTaskSettings) -> list:
     low, high = tasks.pass_rate
     kept = [s for s in specs if s.index in rates and low <= rates[s.index][0] / rates[s.index][1] <= high]
     unscreened = sum(1 for s in specs if s.index not in rates)
-    logger.info("tasks.screen: %d of %d tasks have a pass rate in [%g, %g] (%d not screened)", len(kept),
+    logger.warning("tasks.screen: %d of %d tasks have a pass rate in [%g, %g] (%d not screened)", len(kept),
                 len(specs), low, high, unscreened)
     if not kept:
         raise ConfigError(f"tasks.screen={tasks.screen}: no task of tasks.data has a pass rate in "

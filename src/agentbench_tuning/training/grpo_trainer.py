@@ -44,7 +44,7 @@ from trl import GRPOTrainer
 from trl.models.utils import disable_gradient_checkpointing
 from trl.trainer.utils import nanmax, nanstd, pad, use_adapter
 
-__all__ = ["MultiTurnGRPOTrainer", "Row", "build_rows", "group_advantages", "logprob_gap"]
+__all__ = ["MultiTurnGRPOTrainer", "Row", "build_rows", "group_advantages", "logprob_gap", "unpadded_rows"]
 
 
 @dataclass
@@ -95,6 +95,33 @@ def logprob_gap(trainer_logps: torch.Tensor, sampler_logps: torch.Tensor, mask: 
     return diff.mean().item(), diff.max().item()
 
 
+def unpadded_rows(inputs: dict, start: int, stop: int) -> dict:
+    """Rows start:stop of a batch, without the padding columns none of them uses (leading prompt columns, trailing
+    completion columns). A single row then has no padding at all, so the model runs without an attention mask and
+    SDPA can use its memory-efficient kernel; rotary positions shift by a constant, which leaves attention
+    unchanged. Per-row tensors are sliced, 2-D completion-width tensors (masks, logprobs) trimmed alike."""
+    rows = inputs["completion_ids"].size(0)
+    prompt_mask = inputs["prompt_mask"][start:stop]
+    completion_mask = inputs["completion_mask"][start:stop]
+    used_prompt = prompt_mask.any(dim=0).nonzero()
+    used_completion = completion_mask.any(dim=0).nonzero()
+    first = int(used_prompt[0]) if len(used_prompt) else prompt_mask.size(1) - 1
+    last = int(used_completion[-1]) + 1 if len(used_completion) else 1
+    width = completion_mask.size(1)
+    out = {}
+    for key, value in inputs.items():
+        if not (torch.is_tensor(value) and value.dim() and value.size(0) == rows):
+            out[key] = value
+            continue
+        value = value[start:stop]
+        if key in ("prompt_ids", "prompt_mask"):
+            value = value[:, first:]
+        elif value.dim() == 2 and value.size(1) == width:
+            value = value[:, :last]
+        out[key] = value
+    return out
+
+
 class MultiTurnGRPOTrainer(GRPOTrainer):
     """GRPOTrainer over whole episodes; see the module docstring. Extra arguments: `truncated` ("mask" | "keep"),
     `turn_weighting` ("episode" | "token"), `measure_logprob_gap` (one extra no-grad forward per step),
@@ -125,8 +152,7 @@ class MultiTurnGRPOTrainer(GRPOTrainer):
         size = self.rows_per_backward
         if return_outputs or not size or rows <= size or not model.training:
             return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
-        parts = [{key: value[start : start + size] if torch.is_tensor(value) and value.dim() and value.size(0) == rows
-                  else value for key, value in inputs.items()} for start in range(0, rows, size)]
+        parts = [unpadded_rows(inputs, start, start + size) for start in range(0, rows, size)]
         done = torch.zeros((), device=self.accelerator.device)
         for part in parts[:-1]:
             with self.accelerator.no_sync(model):
