@@ -231,6 +231,14 @@ def training_logs(out: Path, args) -> dict:
             if summary:
                 logs[f"{method}-seed{seed}"]["train_runtime_s"] = summary[-1]["train_runtime"]
                 logs[f"{method}-seed{seed}"]["steps"] = summary[-1]["step"]
+            if method == "grpo-screen" and (out / "screen" / "records.jsonl").exists():
+                from agentbench_tuning.training.grpo import screen_pass_rates
+
+                rates = screen_pass_rates(out / "screen", out / "data" / "train_tasks.jsonl")
+                low, high = (float(x) for x in args.pass_rate.split(","))
+                logs[f"{method}-seed{seed}"]["screen"] = {
+                    "tasks": len(rates), "kept": sum(low <= w / n <= high for w, n in rates.values()),
+                    "success": round(sum(w for w, _ in rates.values()) / sum(n for _, n in rates.values()), 4)}
             if method.startswith("dpo"):
                 pairs = out / f"dpo-seed{seed}" / ("pairs_step.jsonl" if method == "dpo-step" else "pairs_trajectory.jsonl")
                 explore = out / f"dpo-seed{seed}" / "explore" / "summary.json"
@@ -313,6 +321,10 @@ def write_report(out: Path, args, timings: dict) -> Path:
             if key in curves:
                 values = [v for _, v in curves[key]]
                 facts.append(f"{key} {values[0]:.3f} -> {values[-1]:.3f}" + (f" (max {max(values):.2g})" if "gap" in key else ""))
+        if "screen" in curves:
+            screen = curves["screen"]
+            facts.append(f"screen: warm-start success {screen['success']:.3f} at T 0.8, {screen['kept']} of "
+                         f"{screen['tasks']} tasks kept (pass rate in [{args.pass_rate}])")
         if "pairs" in curves:
             facts.append(f"exploration success {curves.get('explore_success', float('nan')):.3f}, {curves['pairs']} pairs")
         lines.append(f"- {label}: " + "; ".join(facts))

@@ -174,7 +174,7 @@ def test_a_screen_keeps_the_tasks_whose_sampled_pass_rate_is_in_range(tmp_path):
         keys("tasks.pass_rate=[0.0,0.25]")
     other = tmp_path / "other.jsonl"
     other.write_text("".join(json.dumps(s) + "\n" for s in samples[:2]))
-    with pytest.raises(ConfigError, match="sha256 differ"):
+    with pytest.raises(ConfigError, match="sha256 of the file.s name and content differs"):
         load_tasks(load_config(None, "grpo", ["rollout.sampling.temperature=1.0", f"tasks.data={other}",
                                               f"tasks.screen={screen}"]).tasks)
     with pytest.raises(ConfigError, match="not an evaluation run directory"):

@@ -3,7 +3,8 @@
     abtune grpo --config configs/grpo_debug.yaml
     accelerate launch --config_file configs/accelerate/ddp.yaml -m agentbench_tuning.cli grpo --config X.yaml
 
-Steps: load_policy -> load_tasks (the benchmark table's generated training tasks, never the evaluation set)
+Steps: load_policy -> load_tasks (the benchmark table's generated training tasks, never the evaluation set, or
+a DB Bench task file, optionally filtered by a pass-rate screen: `tasks.screen`)
 -> build_grpo_trainer (TRL GRPOConfig from our config; `MultiTurnGRPOTrainer` with `EpisodeRollout` as its
 rollout_func; rewards from the benchmark table plus optional shaping and an invalid-action penalty) -> train
 (resumes the newest complete checkpoint; a finished run is reported, not trained again) -> final/ adapter.
@@ -126,7 +127,7 @@ def screen_pass_rates(screen: str | Path, data: str | Path) -> dict[int, tuple[i
     screened_data = json.loads(identity_path.read_text(encoding="utf-8")).get("data") or {}
     if screened_data.get("sha256") != hash_path(data):
         raise ConfigError(f"tasks.screen={screen} evaluated {screened_data.get('path')!r}, not tasks.data={data} "
-                          "(the files' sha256 differ); screen the file you train on")
+                          "(identity.json's sha256 of the file's name and content differs); screen the file you train on")
     rates: dict[int, tuple[int, int]] = {}
     for record in latest_records(records_path):
         if record["status"] == TASK_ERROR:
@@ -149,7 +150,7 @@ def screened(specs: list, tasks: GRPOTaskSettings) -> list:
     kept = [s for s in specs if s.index in rates and low <= rates[s.index][0] / rates[s.index][1] <= high]
     unscreened = sum(1 for s in specs if s.index not in rates)
     logger.warning("tasks.screen: %d of %d tasks have a pass rate in [%g, %g] (%d not screened)", len(kept),
-                len(specs), low, high, unscreened)
+                   len(specs), low, high, unscreened)
     if not kept:
         raise ConfigError(f"tasks.screen={tasks.screen}: no task of tasks.data has a pass rate in "
                           f"tasks.pass_rate={tasks.pass_rate}; widen the range or screen more samples per task")
