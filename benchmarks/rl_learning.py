@@ -43,6 +43,7 @@ from learning import run_parallel  # noqa: E402
 RESULTS = ROOT / "benchmarks" / "results"
 HELDOUT_FRACTION = 0.5  # the table split of benchmarks/learning.py (db_heldout / (db_train + db_heldout))
 EVAL_SEED, RL_TASK_SEED = 0, 7  # generator seeds: held-out tasks as in learning.py; RL tasks from another seed
+REPLICATION_SEED = 11  # `--replication`: a second held-out set
 
 
 def prepare(out: Path, n_heldout: int, n_train: int) -> dict:
@@ -74,6 +75,31 @@ def prepare(out: Path, n_heldout: int, n_train: int) -> dict:
     return {k: str(p) for k, p in files.items()}
 
 
+def replication_tasks(out: Path, n: int) -> Path:
+    """A second, independent held-out set (generator seed REPLICATION_SEED, held-out tables, none of the first
+    held-out set's or the RL training tasks' tables): a confirmatory test for a method whose first result was
+    promising but not conclusive, reported on its own, never pooled with the first set."""
+    from agentbench_tuning.envs.dbbench.generate import DBGenConfig, generate
+    from agentbench_tuning.envs.dbbench.sqlite_backend import SQLiteBackend
+
+    path = out / "data" / "heldout_replication.jsonl"
+    if path.is_file():
+        return path
+    used = {json.loads(line)["table"]["table_name"] for name in ("heldout_tasks.jsonl", "train_tasks.jsonl")
+            for line in (out / "data" / name).read_text().splitlines()}
+    backend = SQLiteBackend()
+    try:
+        cfg = DBGenConfig(n=n * 4, seed=REPLICATION_SEED, heldout_fraction=HELDOUT_FRACTION, explore_p=0.0,
+                          recover_p=0.0)
+        chosen = [g for g in generate(cfg, backend) if g.heldout and g.task.table_name not in used][:n]
+    finally:
+        backend.close()
+    if len(chosen) < n:
+        raise RuntimeError(f"only {len(chosen)} replication tasks on unused held-out tables")
+    path.write_text("".join(json.dumps(g.task.to_sample()) + "\n" for g in chosen))
+    return path
+
+
 def train_commands(out: Path, files: dict, args) -> dict[str, list[str]]:
     abtune = [sys.executable, "-m", "agentbench_tuning.cli"]
     common = [f"model.name_or_path={args.warm_start}"]
@@ -97,14 +123,15 @@ def train_commands(out: Path, files: dict, args) -> dict[str, list[str]]:
                 f"train.output_dir={out / f'grpo-seed{seed}'}", f"train.seed={seed}", f"train.max_steps={args.grpo_steps}",
                 f"train.learning_rate={args.grpo_lr}", f"tasks.data={files['train']}", f"tasks.count={args.grpo_tasks}",
                 f"tasks.prompt_file={args.prompt_file}", f"tasks.env_seed={seed}"]
-        for method, level in (("dpo", "trajectory"), ("dpo-step", "step")):
-            if method in args.methods:  # both pair the same exploration (dpo-seedN/explore), at their own level
+        for method, level in (("dpo", "trajectory"), ("dpo-step", "step"), ("dpo-sft", "trajectory")):
+            if method in args.methods:  # all pair the same exploration (dpo-seedN/explore), at their own level
+                sft = [f"dpo.sft_weight={args.sft_weight}"] if method == "dpo-sft" else []
                 commands[f"train-{method}-seed{seed}"] = abtune + [
                     "dpo-round", "--config", str(ROOT / "configs" / "dpo_learning_smollm2.yaml"), *common,
                     f"explore.out={out / f'dpo-seed{seed}'}", f"train.output_dir={run_dir(out, method, seed)}",
                     f"train.seed={seed}", f"train.learning_rate={args.dpo_lr}", f"explore.data={files['train']}",
                     f"explore.tasks={args.dpo_tasks}", f"explore.prompt_file={args.prompt_file}",
-                    f"explore.seeds=[{seed}]", f"explore.level={level}", f"pairs.level={level}"]
+                    f"explore.seeds=[{seed}]", f"explore.level={level}", f"pairs.level={level}", *sft]
     return commands
 
 
@@ -153,13 +180,18 @@ def eval_one(args) -> None:
         model = str(args.out / "merged" / args.label)
         if not (Path(model) / "config.json").is_file():
             export_merged(adapter, model, base=args.warm_start)
+    data = replication_tasks(args.out, args.heldout) if args.replication else args.out / "data" / "heldout_tasks.jsonl"
     for backend in ["sqlite"] + (["mysql"] if args.mysql else []):
         evaluate(EvalRunConfig(
             model=ModelConfig(name_or_path=model),
             rollout=RolloutSettings(engine="vllm", limits=Limits(progress=True),
                                     sampling=Sampling(temperature=0.0, max_new_tokens=args.max_new_tokens)),
-            eval=EvalSettings(benchmark="dbbench", data=str(args.out / "data" / "heldout_tasks.jsonl"), backend=backend,
-                              prompt_file=args.prompt_file, out=str(args.out / "eval" / args.label / backend))))
+            eval=EvalSettings(benchmark="dbbench", data=str(data), backend=backend, prompt_file=args.prompt_file,
+                              out=str(args.out / eval_dir(args) / args.label / backend))))
+
+
+def eval_dir(args) -> str:
+    return "eval-replication" if args.replication else "eval"
 
 
 def eval_commands(args) -> dict[str, list[str]]:
@@ -174,25 +206,27 @@ def eval_commands(args) -> dict[str, list[str]]:
 # ------------------------------------------------------------------ report
 
 
-def records(out: Path, label: str, backend: str = "sqlite") -> list[dict]:
+def records(out: Path, label: str, backend: str = "sqlite", where: str = "eval") -> list[dict]:
     from agentbench_tuning.records import latest_records
 
-    path = out / "eval" / label / backend / "records.jsonl"
+    path = out / where / label / backend / "records.jsonl"
     return latest_records(path) if path.exists() else []
 
 
-def summarize(out: Path, args) -> dict:
+def summarize(out: Path, args, where: str = "eval") -> dict:
     """Per method: pooled rate + CI, per seed, per type, and the paired comparison with the warm start."""
     from agentbench_tuning.eval.stats import compare_runs, per_type, proportion
 
-    backends = ["sqlite"] + (["mysql"] if args.mysql else [])
+    backends = ["sqlite"] + (["mysql"] if args.mysql and where == "eval" else [])
     table: dict = {}
     for backend in backends:
-        warm = records(out, "warm-start", backend)
+        warm = records(out, "warm-start", backend, where)
         table[backend] = {}
+        if not warm:
+            continue
         for method in ["warm-start", *args.methods]:
-            per_seed = {s: records(out, f"{method}-seed{s}", backend) for s in args.seeds} if method != "warm-start" \
-                else {s: warm for s in args.seeds[:1]}
+            per_seed = {s: records(out, f"{method}-seed{s}", backend, where) for s in args.seeds} \
+                if method != "warm-start" else {s: warm for s in args.seeds[:1]}
             if not all(per_seed.values()):
                 continue
             pooled = [r for rs in per_seed.values() for r in rs]
@@ -268,7 +302,7 @@ def plot(table: dict, logs: dict, path: Path) -> None:
     rates = [rows[n]["rate"] for n in names]
     errs = [[r - rows[n]["ci"][0] for n, r in zip(names, rates, strict=True)],
             [rows[n]["ci"][1] - r for n, r in zip(names, rates, strict=True)]]
-    axes[0].bar(names, rates, yerr=errs, capsize=6, color=["#888", "#37a", "#59c", "#3a7", "#a73"][: len(names)])
+    axes[0].bar(names, rates, yerr=errs, capsize=6, color=["#888", "#37a", "#59c", "#3a7", "#a73", "#c95"][: len(names)])
     axes[0].set(title="held-out DB Bench success (95% Wilson CI)", ylim=(0, 1))
     for label, curves in logs.items():
         if "reward" in curves:
@@ -287,9 +321,10 @@ def write_report(out: Path, args, timings: dict) -> Path:
     from agentbench_tuning.records import write_json_atomic
 
     table, logs = summarize(out, args), training_logs(out, args)
+    replication = summarize(out, args, "eval-replication") if (out / "eval-replication").is_dir() else {}
     timings = {**timings, "eval_generate_s": eval_walls(out)}
     report = {"command": COMMAND, "warm_start": args.warm_start, "seeds": args.seeds, "methods": args.methods,
-              "table": table, "training": logs, "timings": timings, "date": time.strftime("%Y-%m-%d"),
+              "table": table, "replication": replication, "training": logs, "timings": timings, "date": time.strftime("%Y-%m-%d"),
               "machine": f"{os.cpu_count()} CPU cores, no GPU", "load_avg_end": os.getloadavg()}
     write_json_atomic(out / "report.json", report)
     plot(table, logs, out / "rl_learning.png")
@@ -297,7 +332,11 @@ def write_report(out: Path, args, timings: dict) -> Path:
              f"Warm start: `{args.warm_start}`. Training seeds {args.seeds}; greedy evaluation on "
              f"{args.heldout} generated tasks on held-out tables (vLLM; each adapter merged into the warm start). "
              "Training and evaluation commands: `<out>/logs/`.", ""]
-    for backend, rows in table.items():
+    sections = [(backend, rows) for backend, rows in table.items()] + [
+        (f"replication: {rows['warm-start']['n']} new held-out tasks "
+         f"(generator seed {REPLICATION_SEED}, unused held-out tables), {backend}", rows)
+        for backend, rows in replication.items() if rows]
+    for backend, rows in sections:
         lines += [f"## {backend}", "", "| model | success | 95% CI | per training seed | vs warm start (paired) | "
                   "episodes ended by the round limit |", "|---|---|---|---|---|---|"]
         for name, row in rows.items():
@@ -347,9 +386,10 @@ def main() -> None:
     parser.add_argument("--prompt-file", required=True, help="the DB Bench prompt file the warm start was trained with")
     parser.add_argument("--out", type=Path, default=Path("runs/rl-learning"))
     parser.add_argument("--seeds", default="0,1", help="training seeds per method")
-    parser.add_argument("--methods", default="grpo,grpo-screen,dpo,dpo-step",
+    parser.add_argument("--methods", default="grpo,grpo-screen,dpo,dpo-step,dpo-sft",
                         help="grpo | grpo-screen (GRPO on the tasks the warm start solves sometimes) | dpo "
-                             "(whole-trajectory pairs) | dpo-step (one turn at the first divergence)")
+                             "(whole-trajectory pairs) | dpo-step (one turn at the first divergence) | dpo-sft "
+                             "(whole-trajectory pairs + the chosen side's NLL, dpo.sft_weight)")
     parser.add_argument("--heldout", type=int, default=120)
     parser.add_argument("--train-tasks", type=int, default=128)
     parser.add_argument("--grpo-steps", type=int, default=20)
@@ -357,11 +397,14 @@ def main() -> None:
     parser.add_argument("--grpo-tasks", type=int, default=128)
     parser.add_argument("--screen-samples", type=int, default=4, help="grpo-screen: sampled episodes per task")
     parser.add_argument("--pass-rate", default="0.25,0.75", help="grpo-screen: keep tasks with this pass rate")
+    parser.add_argument("--sft-weight", type=float, default=1.0, help="dpo-sft: weight of the chosen-side NLL term")
     parser.add_argument("--dpo-lr", type=float, default=2e-4)
     parser.add_argument("--dpo-tasks", type=int, default=64)
     parser.add_argument("--max-new-tokens", type=int, default=96)
     parser.add_argument("--mysql", action="store_true", help="also evaluate on MariaDB (`abtune db start`)")
     parser.add_argument("--label", help="eval-one: which model")
+    parser.add_argument("--replication", action="store_true",
+                        help="eval-one: evaluate on the second held-out set (data/heldout_replication.jsonl)")
     parser.add_argument("--publish", action="store_true", help="copy the report to benchmarks/results/rl_learning.*")
     args = parser.parse_args()
     args.seeds = [int(s) for s in args.seeds.split(",")]

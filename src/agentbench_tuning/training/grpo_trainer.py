@@ -144,7 +144,8 @@ class MultiTurnGRPOTrainer(GRPOTrainer):
                              "engine does not allow; leave it unset and raise grpo.steps_per_generation instead")
         self.last_rows: list[Row] = []  # the rows of the latest generation batch (tests, notebooks)
 
-    def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+    def compute_loss(self, model: torch.nn.Module, inputs: dict, return_outputs: bool = False,
+                     num_items_in_batch: torch.Tensor | int | None = None) -> torch.Tensor:
         """TRL's loss; with `rows_per_backward`, every chunk but the last is back-propagated here and the last is
         returned (plus the others' detached values, so the logged loss is the micro-batch's) for the Trainer's
         own backward."""
