@@ -116,18 +116,25 @@ def test_config_rules(override, message):
         load_config(None, "grpo", [*base, override])
 
 
-def test_tasks_from_a_dbbench_file_take_its_first_count_tasks(tmp_path):
+def dbbench_task_file(path: Path, n: int = 3) -> list[dict]:
+    """Write n generated DB Bench samples (v0.2 JSONL) to `path`; return them."""
     import json
 
     from agentbench_tuning.envs.dbbench.generate import DBGenConfig, generate
     from agentbench_tuning.envs.dbbench.sqlite_backend import SQLiteBackend
-    from agentbench_tuning.training.grpo import load_tasks
 
     backend = SQLiteBackend()
-    samples = [g.task.to_sample() for g in generate(DBGenConfig(n=3, seed=0), backend)]
+    samples = [g.task.to_sample() for g in generate(DBGenConfig(n=n, seed=0), backend)]
     backend.close()
-    path = tmp_path / "tasks.jsonl"
     path.write_text("".join(json.dumps(s) + "\n" for s in samples))
+    return samples
+
+
+def test_tasks_from_a_dbbench_file_take_its_first_count_tasks(tmp_path):
+    from agentbench_tuning.training.grpo import load_tasks
+
+    path = tmp_path / "tasks.jsonl"
+    samples = dbbench_task_file(path)
     cfg = load_config(None, "grpo", ["rollout.sampling.temperature=1.0", f"tasks.data={path}", "tasks.count=2",
                                      "tasks.env_seed=3"])
     keys = load_tasks(cfg.tasks)
@@ -142,16 +149,11 @@ def test_a_screen_keeps_the_tasks_whose_sampled_pass_rate_is_in_range(tmp_path):
     import json
 
     from agentbench_tuning.config import EvalRunConfig, EvalSettings, ModelConfig
-    from agentbench_tuning.envs.dbbench.generate import DBGenConfig, generate
-    from agentbench_tuning.envs.dbbench.sqlite_backend import SQLiteBackend
     from agentbench_tuning.eval.runner import evaluate
     from agentbench_tuning.training.grpo import load_tasks
 
-    backend = SQLiteBackend()
-    samples = [g.task.to_sample() for g in generate(DBGenConfig(n=3, seed=0), backend)]
-    backend.close()
     data = tmp_path / "tasks.jsonl"
-    data.write_text("".join(json.dumps(s) + "\n" for s in samples))
+    samples = dbbench_task_file(data)
     screen = tmp_path / "screen"
     evaluate(EvalRunConfig(ModelConfig(name_or_path=""),
                            eval=EvalSettings(benchmark="dbbench", agent="oracle", data=str(data), out=str(screen))))
