@@ -12,8 +12,8 @@ checked disjoint) -> train, each training seed of each method as its own process
   * GRPO: `abtune grpo --config configs/grpo_learning_smollm2.yaml` (multi-turn episodes, vLLM rollouts with
     the step's LoRA adapter hot-swapped, graded by the DB Bench grader on SQLite);
   * GRPO on screened tasks (`grpo-screen`): the warm start first plays every training task 4 times as GRPO
-    samples (`abtune eval dbbench --temperature 0.8 --seeds 0,1,2,3`), then `configs/
-    grpo_learning_screened_smollm2.yaml` trains only on the tasks 1-3 of those 4 episodes solved;
+    samples (`abtune eval dbbench --temperature 0.8 --seeds 0,1,2,3`), then
+    `configs/grpo_learning_screened_smollm2.yaml` trains only on the tasks 1-3 of those 4 episodes solved;
   * DPO: `abtune dpo-round --config configs/dpo_learning_smollm2.yaml` (explore training tasks at temperature
     0.8, pair each failure with the expert's trajectory of the same task, DPO a fresh adapter whose reference is
     the warm start);
@@ -217,7 +217,7 @@ def summarize(out: Path, args, where: str = "eval") -> dict:
     """Per method: pooled rate + CI, per seed, per type, and the paired comparison with the warm start."""
     from agentbench_tuning.eval.stats import compare_runs, per_type, proportion
 
-    backends = ["sqlite"] + (["mysql"] if args.mysql and where == "eval" else [])
+    backends = ["sqlite"] + (["mysql"] if args.mysql else [])
     table: dict = {}
     for backend in backends:
         warm = records(out, "warm-start", backend, where)
