@@ -14,6 +14,8 @@ checked disjoint) -> train, each training seed of each method as its own process
   * GRPO on screened tasks (`grpo-screen`): the warm start first plays every training task 4 times as GRPO
     samples (`abtune eval dbbench --temperature 0.8 --seeds 0,1,2,3`), then
     `configs/grpo_learning_screened_smollm2.yaml` trains only on the tasks 1-3 of those 4 episodes solved;
+  * the same with `grpo.truncated=keep` (`grpo-keep`, same screen): an episode cut by the training context
+    limit (a loop of queries) is trained as a failure instead of dropped from the loss;
   * DPO: `abtune dpo-round --config configs/dpo_learning_smollm2.yaml` (explore training tasks at temperature
     0.8, pair each failure with the expert's trajectory of the same task, DPO a fresh adapter whose reference is
     the warm start);
@@ -44,6 +46,8 @@ RESULTS = ROOT / "benchmarks" / "results"
 HELDOUT_FRACTION = 0.5  # the table split of benchmarks/learning.py (db_heldout / (db_train + db_heldout))
 EVAL_SEED, RL_TASK_SEED = 0, 7  # generator seeds: held-out tasks as in learning.py; RL tasks from another seed
 REPLICATION_SEED = 11  # `--replication`: a second held-out set
+# GRPO methods that train on the screened tasks (one shared screen), with their overrides of the screened preset
+SCREENED = {"grpo-screen": [], "grpo-keep": ["grpo.truncated=keep"]}
 
 
 def prepare(out: Path, n_heldout: int, n_train: int) -> dict:
@@ -104,19 +108,19 @@ def train_commands(out: Path, files: dict, args) -> dict[str, list[str]]:
     abtune = [sys.executable, "-m", "agentbench_tuning.cli"]
     common = [f"model.name_or_path={args.warm_start}"]
     commands = {}
-    if "grpo-screen" in args.methods:  # the warm start's pass rate per training task, sampled as GRPO samples
-        commands["screen-grpo-screen"] = abtune + [
+    if any(m in SCREENED for m in args.methods):  # the warm start's pass rate per training task, as GRPO samples it
+        commands["screen"] = abtune + [
             "eval", "dbbench", "--data", files["train"], "--agent", "model", "--model", args.warm_start,
             "--engine", "vllm", "--prompt-file", args.prompt_file, "--temperature", "0.8",
             "--seeds", ",".join(map(str, range(args.screen_samples))), "--max-new-tokens", str(args.max_new_tokens),
             "--max-context", "1024", "--out", str(out / "screen")]
     for seed in args.seeds:
-        if "grpo-screen" in args.methods:
-            commands[f"train-grpo-screen-seed{seed}"] = abtune + [
+        for method in [m for m in SCREENED if m in args.methods]:
+            commands[f"train-{method}-seed{seed}"] = abtune + [
                 "grpo", "--config", str(ROOT / "configs" / "grpo_learning_screened_smollm2.yaml"), *common,
-                f"train.output_dir={run_dir(out, 'grpo-screen', seed)}", f"train.seed={seed}",
+                f"train.output_dir={run_dir(out, method, seed)}", f"train.seed={seed}",
                 f"tasks.data={files['train']}", f"tasks.prompt_file={args.prompt_file}", f"tasks.env_seed={seed}",
-                f"tasks.screen={out / 'screen'}", f"tasks.pass_rate=[{args.pass_rate}]"]
+                f"tasks.screen={out / 'screen'}", f"tasks.pass_rate=[{args.pass_rate}]", *SCREENED[method]]
         if "grpo" in args.methods:
             commands[f"train-grpo-seed{seed}"] = abtune + [
                 "grpo", "--config", str(ROOT / "configs" / "grpo_learning_smollm2.yaml"), *common,
@@ -149,8 +153,10 @@ def method_lanes(commands: dict[str, list[str]], methods: list[str]) -> dict[str
 
     chains: dict[str, list[str]] = {}
     for m in methods:
-        chains.setdefault(f"train-{m.split('-')[0]}", []).extend(
-            k for k in commands if k == f"screen-{m}" or k.startswith((f"train-{m}-seed", f"eval-{m}-seed")))
+        chain = chains.setdefault(f"train-{m.split('-')[0]}", [])
+        if m in SCREENED and "screen" in commands and "screen" not in chain:
+            chain.append("screen")  # once, before the first screened method
+        chain.extend(k for k in commands if k.startswith((f"train-{m}-seed", f"eval-{m}-seed")))
     chains[list(chains)[-1]].append("eval-warm-start")
     return {name: ["bash", "-c", " && ".join(shlex.join(commands[k]) for k in keys)] for name, keys in chains.items()}
 
@@ -265,7 +271,7 @@ def training_logs(out: Path, args) -> dict:
             if summary:
                 logs[f"{method}-seed{seed}"]["train_runtime_s"] = summary[-1]["train_runtime"]
                 logs[f"{method}-seed{seed}"]["steps"] = summary[-1]["step"]
-            if method == "grpo-screen" and (out / "screen" / "records.jsonl").exists():
+            if method in SCREENED and (out / "screen" / "records.jsonl").exists():
                 from agentbench_tuning.training.grpo import screen_pass_rates
 
                 rates = screen_pass_rates(out / "screen", out / "data" / "train_tasks.jsonl")
@@ -302,7 +308,7 @@ def plot(table: dict, logs: dict, path: Path) -> None:
     rates = [rows[n]["rate"] for n in names]
     errs = [[r - rows[n]["ci"][0] for n, r in zip(names, rates, strict=True)],
             [rows[n]["ci"][1] - r for n, r in zip(names, rates, strict=True)]]
-    axes[0].bar(names, rates, yerr=errs, capsize=6, color=["#888", "#37a", "#59c", "#3a7", "#a73", "#c95"][: len(names)])
+    axes[0].bar(names, rates, yerr=errs, capsize=6, color=["#888", "#37a", "#59c", "#5bd", "#3a7", "#a73", "#c95"][: len(names)])
     axes[0].set(title="held-out DB Bench success (95% Wilson CI)", ylim=(0, 1))
     for label, curves in logs.items():
         if "reward" in curves:
@@ -386,8 +392,10 @@ def main() -> None:
     parser.add_argument("--prompt-file", required=True, help="the DB Bench prompt file the warm start was trained with")
     parser.add_argument("--out", type=Path, default=Path("runs/rl-learning"))
     parser.add_argument("--seeds", default="0,1", help="training seeds per method")
-    parser.add_argument("--methods", default="grpo,grpo-screen,dpo,dpo-step,dpo-sft",
-                        help="grpo | grpo-screen (GRPO on the tasks the warm start solves sometimes) | dpo "
+    parser.add_argument("--methods", default="grpo,grpo-screen,grpo-keep,dpo,dpo-step,dpo-sft",
+                        help="grpo | grpo-screen (GRPO on the tasks the warm start solves sometimes) | grpo-keep "
+                             "(the same with grpo.truncated keep: episodes cut by the context limit are trained, "
+                             "as failures) | dpo "
                              "(whole-trajectory pairs) | dpo-step (one turn at the first divergence) | dpo-sft "
                              "(whole-trajectory pairs + the chosen side's NLL, dpo.sft_weight)")
     parser.add_argument("--heldout", type=int, default=120)
