@@ -310,6 +310,7 @@ def plot(table: dict, logs: dict, path: Path) -> None:
             [rows[n]["ci"][1] - r for n, r in zip(names, rates, strict=True)]]
     axes[0].bar(names, rates, yerr=errs, capsize=6, color=["#888", "#37a", "#59c", "#5bd", "#3a7", "#a73", "#c95"][: len(names)])
     axes[0].set(title="held-out DB Bench success (95% Wilson CI)", ylim=(0, 1))
+    axes[0].tick_params(axis="x", labelrotation=30)
     for label, curves in logs.items():
         if "reward" in curves:
             axes[1].plot(*zip(*curves["reward"], strict=True), label=label)
