@@ -395,10 +395,9 @@ def main() -> None:
     parser.add_argument("--seeds", default="0,1", help="training seeds per method")
     parser.add_argument("--methods", default="grpo,grpo-screen,grpo-keep,dpo,dpo-step,dpo-sft",
                         help="grpo | grpo-screen (GRPO on the tasks the warm start solves sometimes) | grpo-keep "
-                             "(the same with grpo.truncated keep: episodes cut by the context limit are trained, "
-                             "as failures) | dpo "
-                             "(whole-trajectory pairs) | dpo-step (one turn at the first divergence) | dpo-sft "
-                             "(whole-trajectory pairs + the chosen side's NLL, dpo.sft_weight)")
+                             "(grpo-screen with grpo.truncated keep: episodes cut by the context are trained as "
+                             "failures) | dpo (whole-trajectory pairs) | dpo-step (one turn at the first divergence) "
+                             "| dpo-sft (whole-trajectory pairs + the chosen side's NLL, dpo.sft_weight)")
     parser.add_argument("--heldout", type=int, default=120)
     parser.add_argument("--train-tasks", type=int, default=128)
     parser.add_argument("--grpo-steps", type=int, default=20)
