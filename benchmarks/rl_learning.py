@@ -120,7 +120,8 @@ def train_commands(out: Path, files: dict, args) -> dict[str, list[str]]:
                 "grpo", "--config", str(ROOT / "configs" / "grpo_learning_screened_smollm2.yaml"), *common,
                 f"train.output_dir={run_dir(out, method, seed)}", f"train.seed={seed}",
                 f"tasks.data={files['train']}", f"tasks.prompt_file={args.prompt_file}", f"tasks.env_seed={seed}",
-                f"tasks.screen={out / 'screen'}", f"tasks.pass_rate=[{args.pass_rate}]", *SCREENED[method]]
+                f"tasks.count={args.train_tasks}", f"tasks.screen={out / 'screen'}", f"tasks.pass_rate=[{args.pass_rate}]",
+                *SCREENED[method]]
         if "grpo" in args.methods:
             commands[f"train-grpo-seed{seed}"] = abtune + [
                 "grpo", "--config", str(ROOT / "configs" / "grpo_learning_smollm2.yaml"), *common,
