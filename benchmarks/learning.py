@@ -33,7 +33,7 @@ ROOT = Path(__file__).resolve().parents[1]
 COMMAND = "python benchmarks/learning.py " + " ".join(sys.argv[1:])  # before imports that rewrite sys.argv
 sys.path.insert(0, str(ROOT / "src"))
 
-from agentbench_tuning.config import EvalSettings, Limits, RolloutSettings, Sampling  # noqa: E402
+from agentbench_tuning.config import EvalSettings, Limits, RolloutSettings, Sampling, SimWorld  # noqa: E402
 from agentbench_tuning.envs.base import EpisodeSpec  # noqa: E402
 from agentbench_tuning.envs.benchmarks import get_benchmark  # noqa: E402
 
@@ -79,7 +79,6 @@ PRESETS = {
     "demo-db": Preset(db_train=40, db_heldout=40, alf_train=0, alf_eval=6, engine_games=3, max_steps=40,
                       learning_rate=2e-4),
 }
-EASY_WORLDS = dict(min_receptacles=4, max_receptacles=6, distractors=2, hidden_prob=0.0)
 TRAIN_SEED, EVAL_SEED, ENGINE_SEED = 1, 0, 2  # generator seeds: training games never coincide with eval games
 COMPACT_DB = """Work on a MySQL table with SQL to answer the question or make the requested change.
 Each round, either run one SQL statement, written exactly as:
@@ -101,7 +100,7 @@ COMPACT_ALF = ("You are in a household and must complete a task. Each turn pick 
 def easy_gen_config(preset: Preset):
     from agentbench_tuning.envs.alfworld.generator import WorldConfig
 
-    return WorldConfig(**EASY_WORLDS) if preset.easy else WorldConfig()
+    return WorldConfig.of(SimWorld.easy() if preset.easy else SimWorld())
 
 
 def write_prompts(data: Path, preset: Preset) -> dict[str, str | None]:
@@ -548,7 +547,7 @@ def finish(out: Path, args, runs: dict[str, str], overlap: dict, timings: dict, 
     timings["load_avg_end"] = os.getloadavg()
     preset = PRESETS[args.preset]
     meta = {"command": COMMAND, "runs": runs,
-            "preset": {"name": args.preset, **asdict(preset), "easy_worlds": EASY_WORLDS}, "timings": timings,
+            "preset": {"name": args.preset, **asdict(preset), "easy_worlds": asdict(SimWorld.easy())}, "timings": timings,
             "overlap": overlap, "cpu": f"{os.cpu_count()} cores"}
     (out / "experiment.json").write_text(json.dumps(meta, indent=2))
     subprocess.run([sys.executable, str(Path(__file__).resolve()), "report", "--out", str(out)], check=True)

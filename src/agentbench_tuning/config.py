@@ -37,6 +37,7 @@ from agentbench_tuning.config_base import (  # noqa: F401 - re-exported: the pac
     RolloutSettings,
     Sampling,
     SFTRunConfig,
+    SimWorld,
     TrainSettings,
     check_choice,
     check_model_and_train,

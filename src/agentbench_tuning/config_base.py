@@ -129,6 +129,30 @@ BENCHMARK_NAMES = ("dbbench", "alfworld-sim", "alfworld-engine")
 
 
 @dataclass(frozen=True)
+class SimWorld:
+    """How hard alfworld-sim's generated worlds are (`envs.alfworld.generator.WorldConfig` without the task type,
+    which goes round-robin). The defaults are the generator's; `SimWorld.easy()` is the small-room setting the
+    learning experiment trains and scores on (`eval.world`, `tasks.world`, `explore.world`)."""
+
+    min_receptacles: int = 8
+    max_receptacles: int = 20
+    distractors: int = 10  # objects beyond the ones the goal needs
+    hidden_prob: float = 0.4  # chance an object starts inside a closed receptacle
+
+    def __post_init__(self) -> None:
+        if not 4 <= self.min_receptacles <= self.max_receptacles:
+            raise ValueError(f"need 4 <= min_receptacles <= max_receptacles, got "
+                             f"{self.min_receptacles}..{self.max_receptacles}")
+        if self.distractors < 0 or not 0.0 <= self.hidden_prob <= 1.0:
+            raise ValueError(f"distractors must be >= 0 and hidden_prob within [0, 1], got {self.distractors} and "
+                             f"{self.hidden_prob}")
+
+    @classmethod
+    def easy(cls) -> SimWorld:
+        return cls(min_receptacles=4, max_receptacles=6, distractors=2, hidden_prob=0.0)
+
+
+@dataclass(frozen=True)
 class EvalSettings:
     """What to evaluate: a benchmark of the table in `envs.benchmarks`, its tasks, the agent and the seeds."""
 
@@ -142,6 +166,7 @@ class EvalSettings:
     limit: int | None = None  # only the first N tasks
     games: int = 60  # alfworld-sim: generated games
     game_seed: int = 0  # alfworld-sim: generation seed (training data uses other seeds)
+    world: SimWorld = field(default_factory=SimWorld)  # alfworld-sim: room size, distractors, hidden objects
     game_dir: str | None = None  # alfworld-engine: every game.tw-pddl below this folder
     split: str | None = None  # alfworld-engine: an AgentBench split JSON ...
     data_root: str | None = None  # ... whose paths are relative to this folder
@@ -167,6 +192,7 @@ class EvalRunConfig:
         check_choice("eval.benchmark", e.benchmark, BENCHMARK_NAMES)
         check_choice("eval.backend", e.backend, ("sqlite", "mysql"))
         check_choice("eval.compare", e.compare, ("v0.2", "fc"))
+        check_world("eval", e.benchmark, e.world)
         if r.engine == "openai" and not r.base_url:
             raise ConfigError("rollout.engine=openai needs rollout.base_url (--base-url), e.g. http://127.0.0.1:8000")
         if r.engine != "openai" and r.base_url:
@@ -228,6 +254,12 @@ def check_model_and_train(m: ModelConfig, lora: LoraSettings, t: TrainSettings, 
     check_choice("train.report_to", t.report_to, report_to)
     if lora.r <= 0 or lora.alpha <= 0:
         raise ConfigError(f"lora.r and lora.alpha must be positive, got r={lora.r} alpha={lora.alpha}")
+
+
+def check_world(section: str, benchmark: str, world: SimWorld) -> None:
+    if world != SimWorld() and benchmark != "alfworld-sim":
+        raise ConfigError(f"{section}.world sets how alfworld-sim generates its worlds; {section}.benchmark is "
+                          f"{benchmark}: remove {section}.world")
 
 
 def check_choice(key: str, value: Any, allowed: tuple) -> None:

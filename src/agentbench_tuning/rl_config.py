@@ -17,9 +17,11 @@ from agentbench_tuning.config_base import (
     ModelConfig,
     RolloutSettings,
     Sampling,
+    SimWorld,
     TrainSettings,
     check_choice,
     check_model_and_train,
+    check_world,
 )
 
 # ----------------------------------------------------------------------------- DPO (kind "dpo")
@@ -71,6 +73,7 @@ class ExploreSettings:
     # held-out split); both benchmarks: the prompt file the policy was trained with (`abtune prompts import`)
     data: str | None = None
     prompt_file: str | None = None
+    world: SimWorld = field(default_factory=SimWorld)  # alfworld-sim: how hard the generated worlds are
 
 
 @dataclass(frozen=True)
@@ -89,6 +92,7 @@ class DPORunConfig:
         check_choice("dpo.loss_type", d.loss_type, ("sigmoid", "sigmoid_norm"))
         check_choice("explore.benchmark", x.benchmark, ("alfworld-sim", "dbbench"))
         check_choice("explore.level", x.level, ("trajectory", "step"))
+        check_world("explore", x.benchmark, x.world)
         if not lora.enabled and (m.quantization or d.init_adapter):
             raise ConfigError("model.quantization and dpo.init_adapter need lora.enabled=true")
         if d.beta <= 0:
@@ -214,6 +218,7 @@ class GRPOTaskSettings:
     # zero reward variance: no gradient, only rollout time.
     screen: str | None = None
     pass_rate: list[float] = field(default_factory=lambda: [0.0, 1.0])
+    world: SimWorld = field(default_factory=SimWorld)  # alfworld-sim: how hard the generated worlds are
 
 
 @dataclass(frozen=True)
@@ -236,6 +241,7 @@ class GRPORunConfig:
         check_choice("grpo.turn_weighting", g.turn_weighting, ("episode", "token"))
         check_choice("tasks.benchmark", k.benchmark, BENCHMARK_NAMES)
         check_choice("tasks.backend", k.backend, ("sqlite", "mysql"))
+        check_world("tasks", k.benchmark, k.world)
         if not lora.enabled:
             raise ConfigError("lora.enabled=false: GRPO here trains LoRA adapters (the vLLM engine hot-swaps them)")
         s = r.sampling

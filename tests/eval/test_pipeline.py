@@ -4,6 +4,7 @@ record schema, run identity on resume, greedy seeds counted once, records -> SFT
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import pytest
 from typer.testing import CliRunner
@@ -12,7 +13,7 @@ from agentbench_tuning.cli import app
 from agentbench_tuning.config import EvalRunConfig, EvalSettings, ModelConfig
 from agentbench_tuning.data.from_runs import load_run_records, sft_from_runs, step_pairs, trajectory_pairs
 from agentbench_tuning.envs.benchmarks import BENCHMARKS
-from agentbench_tuning.eval.runner import RunMismatch, evaluate
+from agentbench_tuning.eval.runner import RunMismatch, evaluate, run_identity
 from agentbench_tuning.records import RECORD_KEYS, read_records
 
 
@@ -153,3 +154,33 @@ def test_report_compares_a_scripted_run_with_a_model_run(tmp_path, db_data, tiny
     assert "| expert | expert | success_rate | 100.0 ± 0.0 | 1 | 6 |" in text
     assert "| model | model | success_rate | 0.0 ± 0.0 | 1 | 6 |" in text
     assert "expert is better than model: expert 100.0% vs model 0.0%" in text
+
+
+def test_easy_simulator_worlds_are_one_config_key_and_part_of_the_run(tmp_path):
+    """`eval.world` reaches the generator (every easy world has 4-6 receptacles and no object starts hidden, the
+    default has 8-20), is part of the run's identity, and is refused for a benchmark it cannot change."""
+    from agentbench_tuning.config import ConfigError, SimWorld, load_config
+    from agentbench_tuning.envs.alfworld.sim import SimGame
+
+    def worlds(settings):
+        games = [SimGame(spec.task) for spec in BENCHMARKS["alfworld-sim"].load_tasks(settings)]
+        return [(game.reset(), game.world)[1] for game in games]
+
+    easy = EvalSettings(benchmark="alfworld-sim", agent="expert", games=6, world=SimWorld.easy(), out=str(tmp_path))
+    assert all(4 <= len(w.receptacles) <= 6 and len(w.items) <= 4 for w in worlds(easy))
+    assert all(len(w.receptacles) >= 8 for w in worlds(replace(easy, world=SimWorld())))
+    result = evaluate(EvalRunConfig(ModelConfig(name_or_path=""), eval=easy))
+    assert result.summary["success"]["rate"] == 1.0  # the expert wins easy worlds too
+    identity = json.loads((tmp_path / "identity.json").read_text())
+    assert identity["world"] == {"min_receptacles": 4, "max_receptacles": 6, "distractors": 2, "hidden_prob": 0.0}
+    with pytest.raises(RunMismatch, match=r"world: .*--overwrite"):  # a default-world run cannot resume here
+        evaluate(EvalRunConfig(ModelConfig(name_or_path=""), eval=replace(easy, world=SimWorld())))
+    assert "world" not in run_identity(EvalRunConfig(ModelConfig(name_or_path=""), eval=replace(easy, world=SimWorld())))
+    cli = CliRunner().invoke(app, ["eval", "alfworld", "--games", "6", "--out", str(tmp_path), "eval.world.distractors=2",
+                                   "eval.world.min_receptacles=4", "eval.world.max_receptacles=6",
+                                   "eval.world.hidden_prob=0.0"])
+    assert cli.exit_code == 0, cli.output  # the same run, given as overrides: resumed, not refused
+    with pytest.raises(ConfigError, match="eval.world sets how alfworld-sim generates"):
+        load_config(None, "eval", ["eval.world.distractors=2"])  # the default benchmark is dbbench
+    with pytest.raises(ConfigError, match="need 4 <= min_receptacles <= max_receptacles, got 3..20"):
+        load_config(None, "eval", ["eval.benchmark=alfworld-sim", "eval.world.min_receptacles=3"])

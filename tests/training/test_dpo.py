@@ -120,6 +120,18 @@ def test_explore_reads_a_task_file_with_the_trained_prompt(tmp_path):
         load_config(None, "dpo", [f"explore.data={tasks}"])  # the default benchmark is alfworld-sim
 
 
+def test_explore_plays_the_configured_simulator_worlds(tmp_path):
+    from agentbench_tuning.config import SimWorld
+    from agentbench_tuning.training.dpo_round import explore_configs
+
+    cfg = load_config(None, "dpo", ["explore.tasks=9", "explore.task_seed=4", "explore.world.distractors=2",
+                                    "explore.world.min_receptacles=4", "explore.world.max_receptacles=6",
+                                    "explore.world.hidden_prob=0.0", f"explore.out={tmp_path}"])
+    for run in explore_configs(cfg):
+        assert (run.eval.benchmark, run.eval.games, run.eval.game_seed, run.eval.world) == (
+            "alfworld-sim", 9, 4, SimWorld.easy())
+
+
 def test_shipped_dpo_configs_load():
     from pathlib import Path
 

@@ -145,6 +145,27 @@ def test_tasks_from_a_dbbench_file_take_its_first_count_tasks(tmp_path):
                                    "tasks.benchmark=alfworld-sim"])
 
 
+def test_alfworld_sim_tasks_take_the_configured_world():
+    """tasks.world reaches the generated training games; with the default world the tasks are the benchmark's
+    own `sft_tasks` (what GRPO trained on before the option existed)."""
+    from agentbench_tuning.config import SimWorld
+    from agentbench_tuning.envs.alfworld import WorldConfig
+    from agentbench_tuning.envs.benchmarks import get_benchmark
+    from agentbench_tuning.training.grpo import load_tasks
+
+    base = ["rollout.sampling.temperature=1.0", "tasks.benchmark=alfworld-sim", "tasks.count=7", "tasks.seed=5"]
+    easy = load_tasks(load_config(None, "grpo", [*base, "tasks.world.distractors=2", "tasks.world.hidden_prob=0.0",
+                                                 "tasks.world.min_receptacles=4", "tasks.world.max_receptacles=6"]).tasks)
+    default = load_tasks(load_config(None, "grpo", base).tasks)
+    assert list(easy) == list(default) == [f"alfworld-sim/{i}/0" for i in range(7)]
+    assert {WorldConfig.of(k.spec.task.config) for k in easy.values()} == {WorldConfig.of(SimWorld.easy())}
+    own = get_benchmark("alfworld-sim").sft_tasks(7, 5)
+    assert [(k.spec.task.seed, k.spec.task.config) for k in default.values()] == [(s.task.seed, s.task.config) for s in own]
+    assert [k.spec.task.seed for k in easy.values()] == [s.task.seed for s in own]
+    with pytest.raises(ConfigError, match="tasks.world sets how alfworld-sim generates"):
+        load_config(None, "grpo", ["rollout.sampling.temperature=1.0", "tasks.world.distractors=2"])
+
+
 def test_a_screen_keeps_the_tasks_whose_sampled_pass_rate_is_in_range(tmp_path):
     import json
 

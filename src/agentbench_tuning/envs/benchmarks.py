@@ -146,9 +146,10 @@ def _db_replay(settings: EvalSettings) -> Callable[[], ScriptedAgent]:
 
 
 def _sim_tasks(settings: EvalSettings) -> list[EpisodeSpec]:
-    from agentbench_tuning.envs.alfworld import sim_tasks
+    from agentbench_tuning.envs.alfworld import WorldConfig, sim_tasks
 
-    return [EpisodeSpec(t.index, t, t.task_type) for t in sim_tasks(settings.games, seed=settings.game_seed)][: settings.limit]
+    tasks = sim_tasks(settings.games, seed=settings.game_seed, config=WorldConfig.of(settings.world))
+    return [EpisodeSpec(t.index, t, t.task_type) for t in tasks][: settings.limit]
 
 
 def _engine_tasks(settings: EvalSettings) -> list[EpisodeSpec]:

@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from agentbench_tuning.config import EvalRunConfig, Limits, Sampling
+from agentbench_tuning.config import EvalRunConfig, Limits, Sampling, SimWorld
 from agentbench_tuning.envs.base import EpisodeSpec
 from agentbench_tuning.envs.benchmarks import Benchmark, get_benchmark
 from agentbench_tuning.eval.stats import success_rate, summarize_records
@@ -69,6 +69,8 @@ def run_identity(cfg: EvalRunConfig) -> dict[str, Any]:
         identity.update(backend=e.backend, compare=e.compare, allow_broken_tables=e.allow_broken_tables)
     if e.benchmark == "alfworld-sim":
         identity.update(games=e.games, game_seed=e.game_seed)
+        if e.world != SimWorld():  # only when set: runs from before the option keep their identity
+            identity["world"] = asdict(e.world)
     if e.agent == "model":
         identity.update(model=cfg.model.name_or_path, adapter=r.adapter, engine=r.engine, dtype=r.dtype,
                         base_url=r.base_url, sampling=asdict(r.sampling), max_context=r.limits.max_context)

@@ -47,7 +47,7 @@ def _task_settings(cfg: DPORunConfig, out: Path) -> dict:
     `explore.data`) and the prompt file the policy was trained with."""
     x = cfg.explore
     if x.benchmark == "alfworld-sim":
-        return dict(games=x.tasks, game_seed=x.task_seed, prompt_file=x.prompt_file)
+        return dict(games=x.tasks, game_seed=x.task_seed, world=x.world, prompt_file=x.prompt_file)
     if x.data:
         return dict(data=x.data, limit=x.tasks, backend="sqlite", prompt_file=x.prompt_file)
     from agentbench_tuning.envs.benchmarks import get_benchmark

@@ -94,7 +94,8 @@ def reward_functions(g: GRPOSettings, benchmark: str) -> list:
 def eval_settings(tasks: GRPOTaskSettings) -> EvalSettings:
     """The environment settings `open_envs` reads, from the tasks section."""
     return EvalSettings(benchmark=tasks.benchmark, backend=tasks.backend, db_url=tasks.db_url,
-                        prompt_file=tasks.prompt_file, data=tasks.data, limit=tasks.count)
+                        prompt_file=tasks.prompt_file, data=tasks.data, limit=tasks.count,
+                        games=tasks.count, game_seed=tasks.seed, world=tasks.world)
 
 
 def load_tasks(tasks: GRPOTaskSettings) -> dict:
@@ -104,7 +105,8 @@ def load_tasks(tasks: GRPOTaskSettings) -> dict:
     from agentbench_tuning.training.grpo_rollout import TaskKey, task_prompt
 
     bench = get_benchmark(tasks.benchmark)
-    specs = bench.load_tasks(eval_settings(tasks)) if tasks.data else bench.sft_tasks(tasks.count, tasks.seed)
+    generated = not tasks.data and tasks.benchmark != "alfworld-sim"  # alfworld-sim: games=count, seed, world
+    specs = bench.sft_tasks(tasks.count, tasks.seed) if generated else bench.load_tasks(eval_settings(tasks))
     if tasks.screen:
         specs = screened(specs, tasks)
     return {task_prompt(tasks.benchmark, s.index, tasks.env_seed): TaskKey(s, tasks.env_seed) for s in specs}

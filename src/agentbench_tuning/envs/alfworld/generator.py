@@ -10,8 +10,9 @@ closed receptacles.
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
+from agentbench_tuning.config import SimWorld
 from agentbench_tuning.envs.alfworld.world import (
     CLEAN,
     COOL,
@@ -180,23 +181,19 @@ GOAL_TEMPLATES = {
 
 
 @dataclass(frozen=True)
-class WorldConfig:
+class WorldConfig(SimWorld):
+    """A world's generation settings: the config's `SimWorld` knobs (receptacles, distractors, hidden objects;
+    checked when built) plus the task type."""
+
     task_type: str | None = None  # None: drawn uniformly from the six
-    min_receptacles: int = 8
-    max_receptacles: int = 20
-    distractors: int = 10  # objects beyond the ones the goal needs
-    hidden_prob: float = 0.4  # chance an object is placed in a closed (openable) receptacle
+
+    @classmethod
+    def of(cls, world: SimWorld, task_type: str | None = None) -> WorldConfig:
+        return cls(**{f.name: getattr(world, f.name) for f in fields(SimWorld)}, task_type=task_type)
 
     def validate(self) -> None:
         if self.task_type is not None and self.task_type not in TASK_TYPES:
             raise ValueError(f"WorldConfig.task_type={self.task_type!r}: use one of {', '.join(TASK_TYPES)}")
-        if not 4 <= self.min_receptacles <= self.max_receptacles:
-            raise ValueError(
-                f"WorldConfig: need 4 <= min_receptacles <= max_receptacles, got "
-                f"{self.min_receptacles}..{self.max_receptacles}"
-            )
-        if self.distractors < 0 or not 0.0 <= self.hidden_prob <= 1.0:
-            raise ValueError("WorldConfig: distractors must be >= 0 and hidden_prob within [0, 1]")
 
 
 def task_type_for(index: int) -> str:
