@@ -5,6 +5,12 @@
         --prompt-file runs/learning-both/data/dbbench_compact.txt --seeds 0,1 --out runs/rl-learning
 -> <out>/report.{md,json}, <out>/rl_learning.png; `--publish` copies them to benchmarks/results/rl_learning.*
 
+    python benchmarks/rl_learning.py --benchmark alfworld-sim --methods dpo-step --heldout 120 \
+        --warm-start runs/learning-both/train/smollm2-seed0/final \
+        --prompt-file runs/learning-both/data/alfworld_compact.json --seeds 0,1 --out runs/rl-alfworld
+-> the same for DPO on ALFWorld's simulator (learning.py's easy worlds, `SimWorld.easy()`): each training seed
+explores its own games of one generation seed, the held-out games are learning.py's; results/rl_learning_alfworld.*
+
 Steps: prepare (DB Bench tasks with the learning experiment's table split: held-out tables are those the
 generator's md5 split puts below 0.5, the share `learning.py` used; its 40 held-out tasks are the first 40
 here; RL training tasks come from another generator seed on training tables only, and the two table sets are
@@ -40,12 +46,17 @@ COMMAND = "python benchmarks/rl_learning.py " + " ".join(sys.argv[1:])  # before
 sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
+from learning import EVAL_SEED as ALF_EVAL_SEED  # noqa: E402
 from learning import run_parallel  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results"
 HELDOUT_FRACTION = 0.5  # the table split of benchmarks/learning.py (db_heldout / (db_train + db_heldout))
 EVAL_SEED, RL_TASK_SEED = 0, 7  # generator seeds: held-out tasks as in learning.py; RL tasks from another seed
 REPLICATION_SEED = 11  # `--replication`: a second held-out set
+# --benchmark alfworld-sim: games in learning.py's easy worlds; held-out games are learning.py's (game seed 0),
+# DPO explores games of another seed (learning.py's SFT games are seed 1, its engine games seed 2)
+ALF_EXPLORE_SEED = 7
+DPO_METHODS = ("dpo", "dpo-step", "dpo-sft")
 # GRPO methods that train on the screened tasks (one shared screen), with their overrides of the screened preset
 SCREENED = {"grpo-screen": [], "grpo-keep": ["grpo.truncated=keep"]}
 
@@ -131,13 +142,25 @@ def train_commands(out: Path, files: dict, args) -> dict[str, list[str]]:
         for method, level in (("dpo", "trajectory"), ("dpo-step", "step"), ("dpo-sft", "trajectory")):
             if method in args.methods:  # all pair the same exploration (dpo-seedN/explore), at their own level
                 sft = [f"dpo.sft_weight={args.sft_weight}"] if method == "dpo-sft" else []
+                tasks = ([f"explore.data={files['train']}"] if args.benchmark == "dbbench" else
+                         ["explore.benchmark=alfworld-sim", "explore.data=null", f"explore.task_seed={ALF_EXPLORE_SEED}",
+                          *world_overrides("explore")])
                 commands[f"train-{method}-seed{seed}"] = abtune + [
                     "dpo-round", "--config", str(ROOT / "configs" / "dpo_learning_smollm2.yaml"), *common,
                     f"explore.out={out / f'dpo-seed{seed}'}", f"train.output_dir={run_dir(out, method, seed)}",
-                    f"train.seed={seed}", f"train.learning_rate={args.dpo_lr}", f"explore.data={files['train']}",
+                    f"train.seed={seed}", f"train.learning_rate={args.dpo_lr}", *tasks,
                     f"explore.tasks={args.dpo_tasks}", f"explore.prompt_file={args.prompt_file}",
                     f"explore.seeds=[{seed}]", f"explore.level={level}", f"pairs.level={level}", *sft]
     return commands
+
+
+def world_overrides(section: str) -> list[str]:
+    """learning.py's easy ALFWorld worlds, as `<section>.world.*` overrides."""
+    from dataclasses import asdict
+
+    from agentbench_tuning.config import SimWorld
+
+    return [f"{section}.world.{key}={value}" for key, value in asdict(SimWorld.easy()).items()]
 
 
 def run_dir(out: Path, method: str, seed: int) -> Path:
@@ -145,19 +168,23 @@ def run_dir(out: Path, method: str, seed: int) -> Path:
     return out / f"dpo-seed{seed}" / "dpo" if method == "dpo" else out / f"{method}-seed{seed}"
 
 
-def method_lanes(commands: dict[str, list[str]], methods: list[str]) -> dict[str, list[str]]:
+def method_lanes(commands: dict[str, list[str]], methods: list[str], per_seed: bool = False) -> dict[str, list[str]]:
     """One sequential chain per method family, GRPO and DPO (its training seeds, then their evaluations; the warm
     start's evaluation joins the last chain), the chains side by side. A GRPO process (trainer + in-process vLLM
     engine) peaks at ~13 GB with 4 rows per micro-batch, a DPO round at ~5-12 GB: two GRPO runs at once do not
-    fit in 24 GB (the kernel killed one). The two DPO variants share one exploration, so they run in turn."""
+    fit in 24 GB (the kernel killed one). The two DPO variants share one exploration, so they run in turn.
+    `per_seed`: one chain per family and training seed (DPO only: each seed explores on its own)."""
+    import re
     import shlex
 
     chains: dict[str, list[str]] = {}
     for m in methods:
-        chain = chains.setdefault(f"train-{m.split('-')[0]}", [])
-        if m in SCREENED and "screen" in commands and "screen" not in chain:
-            chain.append("screen")  # once, before the first screened method
-        chain.extend(k for k in commands if k.startswith((f"train-{m}-seed", f"eval-{m}-seed")))
+        for key in [k for k in commands if k.startswith((f"train-{m}-seed", f"eval-{m}-seed"))]:
+            seed = re.search(r"-seed(\d+)$", key).group(1)
+            chain = chains.setdefault(f"train-{m.split('-')[0]}" + (f"-seed{seed}" if per_seed else ""), [])
+            if m in SCREENED and "screen" in commands and "screen" not in chain:
+                chain.append("screen")  # once, before the first screened method
+            chain.append(key)
     chains[list(chains)[-1]].append("eval-warm-start")
     return {name: ["bash", "-c", " && ".join(shlex.join(commands[k]) for k in keys)] for name, keys in chains.items()}
 
@@ -173,7 +200,17 @@ def adapters(out: Path, args) -> dict[str, str | None]:
 
 def eval_one(args) -> None:
     """Greedy episodes of the warm start (+ adapter) on the held-out tasks; records under <out>/eval/<label>/."""
-    from agentbench_tuning.config import EvalRunConfig, EvalSettings, Limits, ModelConfig, RolloutSettings, Sampling
+    from dataclasses import replace
+
+    from agentbench_tuning.config import (
+        EvalRunConfig,
+        EvalSettings,
+        Limits,
+        ModelConfig,
+        RolloutSettings,
+        Sampling,
+        SimWorld,
+    )
     from agentbench_tuning.eval.runner import evaluate
 
     adapter = adapters(args.out, args)[args.label]
@@ -187,14 +224,23 @@ def eval_one(args) -> None:
         model = str(args.out / "merged" / args.label)
         if not (Path(model) / "config.json").is_file():
             export_merged(adapter, model, base=args.warm_start)
-    data = replication_tasks(args.out, args.heldout) if args.replication else args.out / "data" / "heldout_tasks.jsonl"
-    for backend in ["sqlite"] + (["mysql"] if args.mysql else []):
+    for backend in backends(args):
+        if args.benchmark == "alfworld-sim":  # learning.py's easy worlds, its held-out game seed or a new one
+            settings = EvalSettings(benchmark="alfworld-sim", games=args.heldout, world=SimWorld.easy(),
+                                    game_seed=REPLICATION_SEED if args.replication else ALF_EVAL_SEED)
+        else:
+            data = replication_tasks(args.out, args.heldout) if args.replication else args.out / "data" / "heldout_tasks.jsonl"
+            settings = EvalSettings(benchmark="dbbench", data=str(data), backend=backend)
         evaluate(EvalRunConfig(
             model=ModelConfig(name_or_path=model),
             rollout=RolloutSettings(engine="vllm", limits=Limits(progress=True),
                                     sampling=Sampling(temperature=0.0, max_new_tokens=args.max_new_tokens)),
-            eval=EvalSettings(benchmark="dbbench", data=str(data), backend=backend, prompt_file=args.prompt_file,
-                              out=str(args.out / eval_dir(args) / args.label / backend))))
+            eval=replace(settings, prompt_file=args.prompt_file, out=str(args.out / eval_dir(args) / args.label / backend))))
+
+
+def backends(args) -> list[str]:
+    """Where each model is evaluated: DB Bench's backends, or ALFWorld's simulator."""
+    return ["sim"] if args.benchmark == "alfworld-sim" else ["sqlite"] + (["mysql"] if args.mysql else [])
 
 
 def eval_dir(args) -> str:
@@ -203,7 +249,7 @@ def eval_dir(args) -> str:
 
 def eval_commands(args) -> dict[str, list[str]]:
     """`eval-one` per model, with exactly the options it reads."""
-    shared = ["--warm-start", args.warm_start, "--prompt-file", args.prompt_file, "--out", str(args.out),
+    shared = ["--benchmark", args.benchmark, "--warm-start", args.warm_start, "--prompt-file", args.prompt_file, "--out", str(args.out),
               "--seeds", ",".join(map(str, args.seeds)), "--methods", ",".join(args.methods),
               "--max-new-tokens", str(args.max_new_tokens)] + (["--mysql"] if args.mysql else [])
     return {f"eval-{label}": [sys.executable, str(Path(__file__).resolve()), "eval-one", "--label", label, *shared]
@@ -224,9 +270,8 @@ def summarize(out: Path, args, where: str = "eval") -> dict:
     """Per method: pooled rate + CI, per seed, per type, and the paired comparison with the warm start."""
     from agentbench_tuning.eval.stats import compare_runs, per_type, proportion
 
-    backends = ["sqlite"] + (["mysql"] if args.mysql else [])
     table: dict = {}
-    for backend in backends:
+    for backend in backends(args):
         warm = records(out, "warm-start", backend, where)
         table[backend] = {}
         if not warm:
@@ -297,20 +342,20 @@ def eval_walls(out: Path) -> dict[str, float]:
     return walls
 
 
-def plot(table: dict, logs: dict, path: Path) -> None:
+def plot(table: dict, logs: dict, path: Path, args) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(1, 3, figsize=(14, 3.6))
-    rows = table["sqlite"]
+    rows = next(iter(table.values()))
     names = list(rows)
     rates = [rows[n]["rate"] for n in names]
     errs = [[r - rows[n]["ci"][0] for n, r in zip(names, rates, strict=True)],
             [rows[n]["ci"][1] - r for n, r in zip(names, rates, strict=True)]]
     axes[0].bar(names, rates, yerr=errs, capsize=6, color=["#888", "#37a", "#59c", "#5bd", "#3a7", "#a73", "#c95"][: len(names)])
-    axes[0].set(title="held-out DB Bench success (95% Wilson CI)", ylim=(0, 1))
+    axes[0].set(title=f"held-out {BENCH_NAMES[args.benchmark]} success (95% Wilson CI)", ylim=(0, 1))
     axes[0].tick_params(axis="x", labelrotation=30)
     for label, curves in logs.items():
         if "reward" in curves:
@@ -325,6 +370,14 @@ def plot(table: dict, logs: dict, path: Path) -> None:
     fig.savefig(path, dpi=110)
 
 
+BENCH_NAMES = {"dbbench": "DB Bench", "alfworld-sim": "ALFWorld (simulator)"}
+
+
+def stem(args) -> str:
+    """The report's file name: benchmarks/results/<stem>.{md,json,png}."""
+    return "rl_learning" if args.benchmark == "dbbench" else "rl_learning_alfworld"
+
+
 def write_report(out: Path, args, timings: dict) -> Path:
     from agentbench_tuning.records import write_json_atomic
 
@@ -335,14 +388,19 @@ def write_report(out: Path, args, timings: dict) -> Path:
               "table": table, "replication": replication, "training": logs, "timings": timings, "date": time.strftime("%Y-%m-%d"),
               "machine": f"{os.cpu_count()} CPU cores, no GPU", "load_avg_end": os.getloadavg()}
     write_json_atomic(out / "report.json", report)
-    plot(table, logs, out / "rl_learning.png")
-    lines = ["# RL after SFT: GRPO and DPO on held-out DB Bench tasks (SmolLM2-135M, CPU)", "", f"`{COMMAND}`", "",
+    plot(table, logs, out / f"{stem(args)}.png", args)
+    heldout = (f"{args.heldout} generated tasks on held-out tables" if args.benchmark == "dbbench" else
+               f"{args.heldout} generated easy-world games of game seed {ALF_EVAL_SEED} (DPO explored seed "
+               f"{ALF_EXPLORE_SEED}, the warm start's SFT games were seed 1)")
+    lines = [f"# RL after SFT: {'GRPO and DPO' if args.benchmark == 'dbbench' else 'DPO'} on held-out "
+             f"{BENCH_NAMES[args.benchmark]} tasks (SmolLM2-135M, CPU)", "", f"`{COMMAND}`", "",
              f"Warm start: `{args.warm_start}`. Training seeds {args.seeds}; greedy evaluation on "
-             f"{args.heldout} generated tasks on held-out tables (vLLM; each adapter merged into the warm start). "
+             f"{heldout} (vLLM; each adapter merged into the warm start). "
              "Training and evaluation commands: `<out>/logs/`.", ""]
+    new_set = ("unused held-out tables" if args.benchmark == "dbbench" else "new games")
     sections = [(backend, rows) for backend, rows in table.items()] + [
         (f"replication: {rows['warm-start']['n']} new held-out tasks "
-         f"(generator seed {REPLICATION_SEED}, unused held-out tables), {backend}", rows)
+         f"(generator seed {REPLICATION_SEED}, {new_set}), {backend}", rows)
         for backend, rows in replication.items() if rows]
     for backend, rows in sections:
         lines += [f"## {backend}", "", "| model | success | 95% CI | per training seed | vs warm start (paired) | "
@@ -376,13 +434,13 @@ def write_report(out: Path, args, timings: dict) -> Path:
             facts.append(f"exploration success {curves.get('explore_success', float('nan')):.3f}, {curves['pairs']} pairs")
         lines.append(f"- {label}: " + "; ".join(facts))
     lines += ["", f"Timings (s): {timings}; machine: {report['machine']}, load at the end {report['load_avg_end']}.",
-              "", "![curves](rl_learning.png)"]
+              "", f"![curves]({stem(args)}.png)"]
     (out / "report.md").write_text("\n".join(lines) + "\n")
     if args.publish:
         RESULTS.mkdir(exist_ok=True)
-        shutil.copy(out / "report.md", RESULTS / "rl_learning.md")
-        shutil.copy(out / "report.json", RESULTS / "rl_learning.json")
-        shutil.copy(out / "rl_learning.png", RESULTS / "rl_learning.png")
+        shutil.copy(out / "report.md", RESULTS / f"{stem(args)}.md")
+        shutil.copy(out / "report.json", RESULTS / f"{stem(args)}.json")
+        shutil.copy(out / f"{stem(args)}.png", RESULTS / f"{stem(args)}.png")
     print("\n".join(lines))
     return out / "report.md"
 
@@ -390,8 +448,11 @@ def write_report(out: Path, args, timings: dict) -> Path:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("stage", nargs="?", default="all", choices=["all", "report", "eval-one"])
+    parser.add_argument("--benchmark", default="dbbench", choices=["dbbench", "alfworld-sim"],
+                        help="alfworld-sim: DPO methods only, on learning.py's easy simulator worlds")
     parser.add_argument("--warm-start", required=True, help="the SFT model directory (full fine-tune)")
-    parser.add_argument("--prompt-file", required=True, help="the DB Bench prompt file the warm start was trained with")
+    parser.add_argument("--prompt-file", required=True,
+                        help="the prompt file the warm start was trained with (DB Bench text, or ALFWorld prompts JSON)")
     parser.add_argument("--out", type=Path, default=Path("runs/rl-learning"))
     parser.add_argument("--seeds", default="0,1", help="training seeds per method")
     parser.add_argument("--methods", default="grpo,grpo-screen,grpo-keep,dpo,dpo-step,dpo-sft",
@@ -418,6 +479,9 @@ def main() -> None:
     args = parser.parse_args()
     args.seeds = [int(s) for s in args.seeds.split(",")]
     args.methods = [m for m in args.methods.split(",") if m]
+    if args.benchmark == "alfworld-sim" and set(args.methods) - set(DPO_METHODS):
+        raise SystemExit(f"--benchmark alfworld-sim runs {', '.join(DPO_METHODS)} only (a multi-turn ALFWorld GRPO "
+                         "step takes ~30 min on 2 cores); pass e.g. --methods dpo-step")
     if args.stage == "eval-one":
         return eval_one(args)
     if args.stage == "report":
@@ -428,9 +492,10 @@ def main() -> None:
         raise SystemExit(f"--warm-start {args.warm_start}: no model there; make it with benchmarks/learning.py "
                          "--preset both-cpu --seeds 0 --out runs/learning-both")
     started = time.perf_counter()
-    files = prepare(args.out, args.heldout, args.train_tasks)
+    files = prepare(args.out, args.heldout, args.train_tasks) if args.benchmark == "dbbench" else {}
     commands = {**train_commands(args.out, files, args), **eval_commands(args)}
-    timings = {"chains": run_parallel(method_lanes(commands, args.methods), args.out / "logs")}
+    lanes = method_lanes(commands, args.methods, per_seed=args.benchmark == "alfworld-sim")
+    timings = {"chains": run_parallel(lanes, args.out / "logs")}
     timings["wall_s"] = round(time.perf_counter() - started, 1)
     (args.out / "timings.json").write_text(json.dumps(timings, indent=1))
     write_report(args.out, args, timings)

@@ -19,9 +19,9 @@ def load_script():
     return module
 
 
-def args(methods, train_tasks=512):
+def args(methods, train_tasks=512, benchmark="dbbench"):
     return argparse.Namespace(
-        methods=methods, seeds=[0, 1], warm_start="W", prompt_file="P", max_new_tokens=96, screen_samples=4,
+        benchmark=benchmark, methods=methods, seeds=[0, 1], warm_start="W", prompt_file="P", max_new_tokens=96, screen_samples=4,
         pass_rate="0.25,0.75", sft_weight=1.0, dpo_lr=2e-4, dpo_tasks=64, grpo_steps=20, grpo_lr=2e-4,
         grpo_tasks=128, train_tasks=train_tasks, mysql=False, out=Path("out"))
 
@@ -49,3 +49,32 @@ def test_without_a_screened_method_there_is_no_screen():
     rl = load_script()
     a = args(["grpo", "dpo"])
     assert "screen" not in rl.train_commands(a.out, {"train": "T.jsonl"}, a)
+
+
+def test_alfworld_dpo_explores_easy_worlds_of_its_own_seed_and_runs_each_seed_in_its_own_lane():
+    """--benchmark alfworld-sim: no DB Bench task file anywhere; exploration plays learning.py's easy worlds on a
+    game seed that is neither the held-out games' nor the warm start's SFT games'; seeds explore independently,
+    so each training seed is a lane of its own, the warm start's evaluation joining the last."""
+    rl = load_script()
+    a = args(["dpo-step"], benchmark="alfworld-sim")
+    commands = rl.train_commands(a.out, {}, a)
+    assert list(commands) == ["train-dpo-step-seed0", "train-dpo-step-seed1"]
+    cmd = commands["train-dpo-step-seed1"]
+    assert {"explore.benchmark=alfworld-sim", "explore.data=null", "explore.world.min_receptacles=4",
+            "explore.world.max_receptacles=6", "explore.world.distractors=2", "explore.world.hidden_prob=0.0",
+            "explore.seeds=[1]", "explore.level=step", "pairs.level=step", "explore.out=out/dpo-seed1"} <= set(cmd)
+    from agentbench_tuning.config import SimWorld, load_config
+
+    cfg = load_config(cmd[cmd.index("--config") + 1], "dpo", cmd[cmd.index("--config") + 2:])  # what dpo-round loads
+    assert (cfg.explore.benchmark, cfg.explore.data, cfg.explore.world) == ("alfworld-sim", None, SimWorld.easy())
+    explore_seed = cfg.explore.task_seed
+    assert explore_seed not in (rl.ALF_EVAL_SEED, rl.REPLICATION_SEED, 1)  # 1: learning.py's SFT games
+    commands.update(rl.eval_commands(a))
+    assert all(c[c.index("--benchmark") + 1] == "alfworld-sim" for k, c in commands.items() if k.startswith("eval-"))
+    lanes = rl.method_lanes(commands, a.methods, per_seed=True)
+    assert list(lanes) == ["train-dpo-seed0", "train-dpo-seed1"]
+    for seed, lane in enumerate(lanes.values()):
+        steps = lane[2].split(" && ")
+        assert "dpo-round" in steps[0] and f"explore.seeds=[{seed}]" in steps[0]
+        assert f"eval-one --label dpo-step-seed{seed}" in steps[1]
+    assert "eval-one --label warm-start" in lanes["train-dpo-seed1"][2]
