@@ -52,7 +52,9 @@ def main(config_path: str, log: str) -> None:
     from agentbench_tuning.experiments.settings import SweepRunConfig
     from agentbench_tuning.experiments.sweep import run_sweep
 
-    run_sweep(load_config(config_path, SweepRunConfig), PlantedRunner(RATES, delay_s=1.0, log=Path(log)))
+    # 3 s a trial (was 1 s, which failed once with 4 other jobs on 2 cores): the test must see 2 or 3 of the 4
+    # trials complete between two of its polls of the study, and a poll (optuna load_study) slows under load
+    run_sweep(load_config(config_path, SweepRunConfig), PlantedRunner(RATES, delay_s=3.0, log=Path(log)))
 
 
 RATES = {"validation": {"a": 0.5, "b": 0.6, "c": 0.4, "d": 0.9}, "test": {"a": 0.5, "b": 0.8, "c": 0.4, "d": 0.3}}
