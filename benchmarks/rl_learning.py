@@ -364,8 +364,11 @@ def plot(table: dict, logs: dict, path: Path, args) -> None:
             axes[2].plot(*zip(*curves["rewards/margins"], strict=True), label=label)
     axes[1].set(title="GRPO mean reward per step", xlabel="step")
     axes[2].set(title="DPO reward margin (chosen - rejected)", xlabel="step")
-    for ax in axes[1:]:
-        ax.legend(fontsize=7)
+    for ax, key in ((axes[1], "reward"), (axes[2], "rewards/margins")):
+        if any(key in curves for curves in logs.values()):
+            ax.legend(fontsize=7)
+        else:  # no run of that kind in this report
+            ax.axis("off")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
 
@@ -375,6 +378,8 @@ BENCH_NAMES = {"dbbench": "DB Bench", "alfworld-sim": "ALFWorld (simulator)"}
 
 def stem(args) -> str:
     """The report's file name: benchmarks/results/<stem>.{md,json,png}."""
+    if getattr(args, "results_name", None):
+        return args.results_name
     return "rl_learning" if args.benchmark == "dbbench" else "rl_learning_alfworld"
 
 
@@ -475,7 +480,10 @@ def main() -> None:
     parser.add_argument("--label", help="eval-one: which model")
     parser.add_argument("--replication", action="store_true",
                         help="eval-one: evaluate on the second held-out set (data/heldout_replication.jsonl)")
-    parser.add_argument("--publish", action="store_true", help="copy the report to benchmarks/results/rl_learning.*")
+    parser.add_argument("--publish", action="store_true",
+                        help="copy the report to benchmarks/results/rl_learning.* (rl_learning_alfworld.* for alfworld-sim)")
+    parser.add_argument("--results-name", help="publish under benchmarks/results/<NAME>.* instead (a variant run that "
+                                               "must not replace the main report)")
     args = parser.parse_args()
     args.seeds = [int(s) for s in args.seeds.split(",")]
     args.methods = [m for m in args.methods.split(",") if m]
