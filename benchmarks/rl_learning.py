@@ -90,22 +90,28 @@ def prepare(out: Path, n_heldout: int, n_train: int) -> dict:
     return {k: str(p) for k, p in files.items()}
 
 
-def replication_tasks(out: Path, n: int) -> Path:
-    """A second, independent held-out set (generator seed REPLICATION_SEED, held-out tables, none of the first
-    held-out set's or the RL training tasks' tables): a confirmatory test for a method whose first result was
-    promising but not conclusive, reported on its own, never pooled with the first set."""
+def replication_name(seed: int) -> str:
+    """`--replication [SEED]`: the task file's stem and the evaluation folder of a held-out set (REPLICATION_SEED
+    keeps the names of the first one)."""
+    return "replication" if seed == REPLICATION_SEED else f"replication-seed{seed}"
+
+
+def replication_tasks(out: Path, n: int, seed: int = REPLICATION_SEED) -> Path:
+    """Another independent held-out set (generator seed `seed`, held-out tables, none of the tables of the first
+    held-out set, of earlier replication sets or of the RL training tasks): a confirmatory test for a method whose
+    first result was promising but not conclusive, reported on its own, never pooled with the first set."""
     from agentbench_tuning.envs.dbbench.generate import DBGenConfig, generate
     from agentbench_tuning.envs.dbbench.sqlite_backend import SQLiteBackend
 
-    path = out / "data" / "heldout_replication.jsonl"
+    path = out / "data" / f"heldout_{replication_name(seed)}.jsonl"
     if path.is_file():
         return path
-    used = {json.loads(line)["table"]["table_name"] for name in ("heldout_tasks.jsonl", "train_tasks.jsonl")
-            for line in (out / "data" / name).read_text().splitlines()}
+    used = {json.loads(line)["table"]["table_name"]
+            for file in [out / "data" / "train_tasks.jsonl", *sorted((out / "data").glob("heldout_*.jsonl"))]
+            for line in file.read_text().splitlines()}
     backend = SQLiteBackend()
     try:
-        cfg = DBGenConfig(n=n * 4, seed=REPLICATION_SEED, heldout_fraction=HELDOUT_FRACTION, explore_p=0.0,
-                          recover_p=0.0)
+        cfg = DBGenConfig(n=n * 4, seed=seed, heldout_fraction=HELDOUT_FRACTION, explore_p=0.0, recover_p=0.0)
         chosen = [g for g in generate(cfg, backend) if g.heldout and g.task.table_name not in used][:n]
     finally:
         backend.close()
@@ -227,9 +233,10 @@ def eval_one(args) -> None:
     for backend in backends(args):
         if args.benchmark == "alfworld-sim":  # learning.py's easy worlds, its held-out game seed or a new one
             settings = EvalSettings(benchmark="alfworld-sim", games=args.heldout, world=SimWorld.easy(),
-                                    game_seed=REPLICATION_SEED if args.replication else ALF_EVAL_SEED)
+                                    game_seed=args.replication if args.replication is not None else ALF_EVAL_SEED)
         else:
-            data = replication_tasks(args.out, args.heldout) if args.replication else args.out / "data" / "heldout_tasks.jsonl"
+            data = (args.out / "data" / "heldout_tasks.jsonl" if args.replication is None
+                    else replication_tasks(args.out, args.heldout, args.replication))
             settings = EvalSettings(benchmark="dbbench", data=str(data), backend=backend)
         evaluate(EvalRunConfig(
             model=ModelConfig(name_or_path=model),
@@ -244,7 +251,7 @@ def backends(args) -> list[str]:
 
 
 def eval_dir(args) -> str:
-    return "eval-replication" if args.replication else "eval"
+    return "eval" if args.replication is None else f"eval-{replication_name(args.replication)}"
 
 
 def eval_commands(args) -> dict[str, list[str]]:
@@ -387,10 +394,13 @@ def write_report(out: Path, args, timings: dict) -> Path:
     from agentbench_tuning.records import write_json_atomic
 
     table, logs = summarize(out, args), training_logs(out, args)
-    replication = summarize(out, args, "eval-replication") if (out / "eval-replication").is_dir() else {}
+    seeds = sorted(int(d.name.removeprefix("eval-replication-seed")) for d in out.glob("eval-replication-seed*"))
+    replications = {seed: summarize(out, args, f"eval-{replication_name(seed)}")
+                    for seed in ([REPLICATION_SEED] if (out / "eval-replication").is_dir() else []) + seeds}
+    replication = replications.get(REPLICATION_SEED, {})
     timings = {**timings, "eval_generate_s": eval_walls(out)}
     report = {"command": COMMAND, "warm_start": args.warm_start, "seeds": args.seeds, "methods": args.methods,
-              "table": table, "replication": replication, "training": logs, "timings": timings, "date": time.strftime("%Y-%m-%d"),
+              "table": table, "replication": replication, "replications": replications, "training": logs, "timings": timings, "date": time.strftime("%Y-%m-%d"),
               "machine": f"{os.cpu_count()} CPU cores, no GPU", "load_avg_end": os.getloadavg()}
     write_json_atomic(out / "report.json", report)
     plot(table, logs, out / f"{stem(args)}.png", args)
@@ -405,8 +415,8 @@ def write_report(out: Path, args, timings: dict) -> Path:
     new_set = ("unused held-out tables" if args.benchmark == "dbbench" else "new games")
     sections = [(backend, rows) for backend, rows in table.items()] + [
         (f"replication: {rows['warm-start']['n']} new held-out tasks "
-         f"(generator seed {REPLICATION_SEED}, {new_set}), {backend}", rows)
-        for backend, rows in replication.items() if rows]
+         f"(generator seed {seed}, {new_set}), {backend}", rows)
+        for seed, table_of_set in replications.items() for backend, rows in table_of_set.items() if rows]
     for backend, rows in sections:
         lines += [f"## {backend}", "", "| model | success | 95% CI | per training seed | vs warm start (paired) | "
                   "episodes ended by the round limit |", "|---|---|---|---|---|---|"]
@@ -478,8 +488,10 @@ def main() -> None:
     parser.add_argument("--max-new-tokens", type=int, default=96)
     parser.add_argument("--mysql", action="store_true", help="also evaluate on MariaDB (`abtune db start`)")
     parser.add_argument("--label", help="eval-one: which model")
-    parser.add_argument("--replication", action="store_true",
-                        help="eval-one: evaluate on the second held-out set (data/heldout_replication.jsonl)")
+    parser.add_argument("--replication", type=int, nargs="?", const=REPLICATION_SEED, default=None, metavar="SEED",
+                        help=f"eval-one: evaluate on another held-out set: generator seed SEED (default "
+                             f"{REPLICATION_SEED}: data/heldout_replication.jsonl; others: "
+                             "data/heldout_replication-seedSEED.jsonl), --heldout tasks on tables no other set uses")
     parser.add_argument("--publish", action="store_true",
                         help="copy the report to benchmarks/results/rl_learning.* (rl_learning_alfworld.* for alfworld-sim)")
     parser.add_argument("--results-name", help="publish under benchmarks/results/<NAME>.* instead (a variant run that "
