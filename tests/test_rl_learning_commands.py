@@ -78,3 +78,9 @@ def test_alfworld_dpo_explores_easy_worlds_of_its_own_seed_and_runs_each_seed_in
         assert "dpo-round" in steps[0] and f"explore.seeds=[{seed}]" in steps[0]
         assert f"eval-one --label dpo-step-seed{seed}" in steps[1]
     assert "eval-one --label warm-start" in lanes["train-dpo-seed1"][2]
+
+
+def test_each_held_out_set_has_its_own_folder_and_the_first_replication_keeps_its_names():
+    rl = load_script()
+    dirs = [rl.eval_dir(argparse.Namespace(replication=r)) for r in (None, rl.REPLICATION_SEED, 13)]
+    assert dirs == ["eval", "eval-replication", "eval-replication-seed13"]
