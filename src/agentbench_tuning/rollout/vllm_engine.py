@@ -71,7 +71,8 @@ class VLLMGenerator:
             # No chunked prefill on CPU: a prompt split across scheduler steps has its sampled token discarded and
             # its seeded generator rewound (`set_offset`), which a CPU torch.Generator does not support: vLLM-CPU
             # crashed ("CPU Generator does not use offset") as soon as seeded episodes' prompts outgrew one step's
-            # token budget together (ALFWorld exploration). Whole prompts need a budget of at least one context.
+            # token budget together (ALFWorld exploration). Whole prompts need a budget of at least one context;
+            # 4096 is vLLM's own CPU default for `LLM`, kept for short contexts.
             kwargs.update(enforce_eager=True,
                           kv_cache_memory_bytes=kv_cache_bytes or cpu_kv_cache_bytes(model, max_context, dtype),
                           enable_chunked_prefill=False, max_num_batched_tokens=max(max_context, 4096))
